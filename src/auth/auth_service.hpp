@@ -1,0 +1,95 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "auth/rate_limiter.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "metadata/metadata_store.hpp"
+
+namespace audiodrop::auth {
+
+enum class TokenKind { partner, user };
+
+// Who a verified access token speaks for.
+struct Principal {
+    TokenKind kind = TokenKind::user;
+    std::string region;
+    std::string client_id;
+    std::string user_id;  // empty for partner tokens
+    core::TimePoint expires_at;
+};
+
+struct PartnerCredential {
+    std::string client_id;
+    std::string secret_key;  // shown once; only its slow hash is stored
+};
+
+struct PartnerTokens {
+    std::string access_token;
+    std::string refresh_token;
+    std::int64_t expires_in = 0;  // seconds
+};
+
+struct UserToken {
+    std::string access_token;
+    std::int64_t expires_in = 0;
+};
+
+struct AuthOptions {
+    std::string region = "us";
+    // Public API host of each region, named in the message that refuses a token from
+    // another region ("us" -> "https://platform-us.example.com/developer/api").
+    std::map<std::string, std::string> region_hosts;
+    std::chrono::seconds partner_token_ttl{2 * 3600};
+    std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
+    std::chrono::seconds user_token_default_ttl{2 * 3600};
+    std::chrono::seconds user_token_max_ttl{30 * 24 * 3600};
+    unsigned token_requests_per_minute = 10;
+};
+
+// The Authentication API: partner credentials, partner tokens with refresh rotation,
+// user tokens, and verification of bearer tokens. Access tokens are stateless
+// (HS256 JWTs signed with `signing_key`), so any replica sharing the key verifies
+// them; refresh tokens are stored (hashed) and spent once. Thread-safe.
+class AuthService {
+public:
+    AuthService(metadata::MetadataStore& store, const core::Clock& clock, std::string signing_key,
+                AuthOptions options);
+
+    // Provisions a partner in this service's region.
+    core::Result<PartnerCredential> create_partner(const std::string& name);
+
+    // Basic client_id:secret_key -> a token pair. unauthenticated "invalid_client" for an
+    // unknown client or wrong secret (same message for both); rate_limited past
+    // token_requests_per_minute for the client_id.
+    core::Result<PartnerTokens> issue_partner_token(std::string_view client_id,
+                                                    std::string_view secret_key);
+    // Spends `refresh_token` and returns a new pair; a spent, unknown or expired token
+    // is unauthenticated "invalid_refresh_token". Rate limited like issue_partner_token.
+    core::Result<PartnerTokens> refresh(std::string_view refresh_token);
+    // `partner` must be a partner principal (forbidden otherwise). user_id must be
+    // 6..120 characters (invalid_input "invalid_user_id"); expires_in, when given,
+    // 60..user_token_max_ttl seconds (invalid_input "invalid_expires_in").
+    core::Result<UserToken> issue_user_token(const Principal& partner, std::string_view user_id,
+                                             std::optional<std::int64_t> expires_in);
+    // Verifies a bearer token: unauthenticated "invalid_token" (malformed, bad signature),
+    // "token_expired", or "wrong_region" (message names the right host).
+    core::Result<Principal> authenticate(std::string_view access_token) const;
+
+private:
+    core::Result<PartnerTokens> issue_pair(const std::string& client_id);
+
+    metadata::MetadataStore& store_;
+    const core::Clock& clock_;
+    std::string signing_key_;
+    AuthOptions options_;
+    RateLimiter token_limiter_;
+};
+
+}  // namespace audiodrop::auth

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace audiodrop::core {
+
+// Everything the server can be told, read once at start from flags, AUDIODROP_*
+// environment variables and an optional config file (server/options.cpp), then
+// handed down by value. Defaults make a single machine work with nothing else.
+struct Config {
+    // Listeners and the URLs clients are given.
+    std::string listen = "127.0.0.1:8080";
+    std::string storage_listen = "127.0.0.1:8081";
+    std::string public_url;          // defaults to http://<listen>
+    std::string storage_public_url;  // defaults to http://<storage_listen>
+    std::string base_path = "/developer/api";
+
+    // Where metadata and bytes live (embedded default).
+    std::string data_dir = "./data";
+    std::string region = "us";
+
+    // Embedded storage endpoint credentials; generated once into data_dir when unset.
+    std::string storage_access_key;
+    std::string storage_secret_key;
+    std::string storage_region = "us-east-1";
+    std::string bucket = "audiodrop";
+    // Signs access tokens; replicas that share it accept each other's tokens.
+    // Generated once into data_dir when unset.
+    std::string token_signing_key;
+    // Public API host of other regions ("jp=https://..."), named when refusing their tokens.
+    std::map<std::string, std::string> region_hosts;
+
+    // Upload rules.
+    std::uint64_t max_file_size = 5ULL * 1024 * 1024 * 1024;  // 5 GiB
+    std::vector<std::string> allowed_filetypes = {"mp3", "m4a", "wav", "opus", "ogg",
+                                                  "aac", "flac", "amr", "webm"};
+    std::chrono::seconds upload_ttl{24 * 3600};
+    std::chrono::seconds download_url_ttl{24 * 3600};
+    std::chrono::seconds sweep_interval{60};
+    unsigned max_open_uploads_per_user = 100;
+
+    // Tokens.
+    std::chrono::seconds partner_token_ttl{2 * 3600};
+    std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
+    std::chrono::seconds user_token_default_ttl{2 * 3600};
+    std::chrono::seconds user_token_max_ttl{30 * 24 * 3600};
+    unsigned token_requests_per_minute = 10;
+
+    // HTTP limits and timeouts (slow clients are cut off, never waited for forever).
+    std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_json_body_bytes = 1024 * 1024;
+    std::chrono::seconds idle_timeout{30};
+    std::chrono::seconds request_timeout{300};
+    std::chrono::seconds shutdown_grace{20};
+    unsigned threads = 0;  // 0: a sensible default from the core count
+};
+
+}  // namespace audiodrop::core

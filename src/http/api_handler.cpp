@@ -1,0 +1,174 @@
+#include "http/api_handler.hpp"
+
+#include <array>
+
+#include "http/api_response.hpp"
+#include "http/json_fields.hpp"
+#include "http/request_target.hpp"
+
+namespace audiodrop::http {
+namespace {
+
+using core::ErrorKind;
+using core::make_error;
+
+constexpr std::string_view kFilesPrefix = "/open/partner/files/";
+
+}  // namespace
+
+ApiHandler::ApiHandler(auth::AuthService& auth, upload::UploadService& uploads, Metrics& metrics,
+                       ApiOptions options)
+    : auth_(auth), uploads_(uploads), metrics_(metrics), options_(std::move(options)) {}
+
+ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, std::string& allow) {
+    struct Entry {
+        std::string_view path;
+        bhttp::verb verb;
+        Route route;
+    };
+    static constexpr std::array kOps = {
+        Entry{"/healthz", bhttp::verb::get, &ApiHandler::healthz},
+        Entry{"/readyz", bhttp::verb::get, &ApiHandler::readyz},
+        Entry{"/metrics", bhttp::verb::get, &ApiHandler::metrics},
+    };
+    static constexpr std::array kApi = {
+        Entry{"/oauth/partner/access-token", bhttp::verb::post, &ApiHandler::partner_token},
+        Entry{"/oauth/partner/access-token/refresh", bhttp::verb::post, &ApiHandler::refresh_token},
+        Entry{"/open/partner/users/access-token", bhttp::verb::post, &ApiHandler::user_token},
+        Entry{"/open/partner/files/upload/generate-presigned-urls", bhttp::verb::post,
+              &ApiHandler::generate_presigned_urls},
+        Entry{"/open/partner/files/upload/complete-upload", bhttp::verb::post,
+              &ApiHandler::complete_upload},
+        Entry{"/open/partner/files/upload/parts", bhttp::verb::get, &ApiHandler::list_parts},
+        Entry{"/open/partner/files/upload/abort-upload", bhttp::verb::post,
+              &ApiHandler::abort_upload},
+    };
+    const auto verb = ex.request().method();
+    // HEAD is answered like GET where GET is allowed, without a body.
+    const auto match = [&](const Entry& e) -> Route {
+        if (e.verb == verb || (e.verb == bhttp::verb::get && verb == bhttp::verb::head)) {
+            return e.route;
+        }
+        allow += (allow.empty() ? "" : ", ") + std::string(bhttp::to_string(e.verb));
+        return nullptr;
+    };
+    for (const auto& e : kOps) {
+        if (e.path == path) return match(e);
+    }
+    if (!path.starts_with(options_.base_path)) return nullptr;
+    const auto rel = path.substr(options_.base_path.size());
+    for (const auto& e : kApi) {
+        if (e.path == rel) return match(e);
+    }
+    if (rel.starts_with(kFilesPrefix)) {
+        const auto id = rel.substr(kFilesPrefix.size());
+        if (!id.empty() && id.find('/') == std::string_view::npos && id != "upload") {
+            if (auto r = match({rel, bhttp::verb::get, &ApiHandler::get_file})) return r;
+            return match({rel, bhttp::verb::delete_, &ApiHandler::delete_file});
+        }
+    }
+    return nullptr;
+}
+
+asio::awaitable<void> ApiHandler::handle(Exchange& ex) {
+    const auto path = split_target(ex.request().target()).path;
+    std::string allow;
+    const Route route = find_route(ex, path, allow);
+    if (route) {
+        co_await (this->*route)(ex);
+    } else if (!allow.empty()) {
+        auto res = api_error(make_error(ErrorKind::invalid_input, "method_not_allowed",
+                                        std::string(ex.request().method_string()) +
+                                            " is not allowed here; use " + allow),
+                             ex.request_id());
+        res.result(bhttp::status::method_not_allowed);
+        res.set(bhttp::field::allow, allow);
+        co_await ex.send(std::move(res));
+    } else {
+        co_await fail(ex, make_error(ErrorKind::not_found, "not_found",
+                                     "no such endpoint: " + std::string(path) +
+                                         " (API paths start with " + options_.base_path + ")"));
+    }
+    metrics_.count_request(Metrics::Listener::api, ex.status());
+}
+
+StringResponse ApiHandler::framing_error(unsigned status, std::string_view code,
+                                         std::string_view message, const std::string& request_id) {
+    auto res = api_error(
+        make_error(ErrorKind::invalid_input, std::string(code), std::string(message)), request_id);
+    res.result(static_cast<bhttp::status>(status));
+    return res;
+}
+
+core::Result<auth::Principal> ApiHandler::bearer(const Exchange& ex) const {
+    const auto it = ex.request().find(bhttp::field::authorization);
+    if (it == ex.request().end()) {
+        return make_error(ErrorKind::unauthenticated, "missing_token",
+                          "send Authorization: Bearer <access token>");
+    }
+    const std::string_view value = it->value();
+    constexpr std::string_view kScheme = "bearer ";
+    if (value.size() <= kScheme.size() || !beast::iequals(value.substr(0, kScheme.size()), kScheme)) {
+        return make_error(ErrorKind::unauthenticated, "invalid_token",
+                          "the Authorization header must be 'Bearer <access token>'");
+    }
+    return auth_.authenticate(value.substr(kScheme.size()));
+}
+
+core::Result<upload::Owner> ApiHandler::user(const Exchange& ex) const {
+    AUDIODROP_TRY_ASSIGN(auto principal, bearer(ex));
+    if (principal.kind != auth::TokenKind::user) {
+        return make_error(ErrorKind::forbidden, "user_token_required",
+                          "file endpoints take a user access token; mint one with "
+                          "POST /open/partner/users/access-token");
+    }
+    return upload::Owner{principal.client_id, principal.user_id};
+}
+
+asio::awaitable<core::Result<nlohmann::json>> ApiHandler::json_body(Exchange& ex) {
+    auto body = co_await ex.read_body(options_.max_json_body_bytes);
+    if (!body) co_return body.error();
+    co_return parse_json_object(*body);
+}
+
+asio::awaitable<void> ApiHandler::reply(Exchange& ex, unsigned status,
+                                        const nlohmann::ordered_json& body) {
+    auto res = api_json(status, body);
+    if (ex.request().method() == bhttp::verb::head) res.body().clear();
+    co_await ex.send(std::move(res));
+}
+
+asio::awaitable<void> ApiHandler::fail(Exchange& ex, const core::Error& error) {
+    co_await ex.send(api_error(error, ex.request_id()));
+}
+
+asio::awaitable<void> ApiHandler::respond(Exchange& ex,
+                                          core::Result<nlohmann::ordered_json> answer) {
+    if (!answer) {
+        co_await fail(ex, answer.error());
+    } else {
+        co_await reply(ex, 200, *answer);
+    }
+}
+
+asio::awaitable<void> ApiHandler::healthz(Exchange& ex) {
+    const nlohmann::ordered_json body{{"status", "ok"}};
+    co_await reply(ex, 200, body);
+}
+
+asio::awaitable<void> ApiHandler::readyz(Exchange& ex) {
+    auto ready = uploads_.check_ready();
+    core::Result<nlohmann::ordered_json> answer = nlohmann::ordered_json{{"status", "ready"}};
+    if (!ready) answer = ready.error();
+    co_await respond(ex, std::move(answer));
+}
+
+asio::awaitable<void> ApiHandler::metrics(Exchange& ex) {
+    StringResponse res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    res.body() = metrics_.render();
+    res.prepare_payload();
+    co_await ex.send(std::move(res));
+}
+
+}  // namespace audiodrop::http

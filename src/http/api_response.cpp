@@ -1,0 +1,44 @@
+#include "http/api_response.hpp"
+
+namespace audiodrop::http {
+
+unsigned api_status(core::ErrorKind kind) {
+    using K = core::ErrorKind;
+    switch (kind) {
+        case K::invalid_input: return 400;
+        case K::unauthenticated: return 401;
+        case K::forbidden: return 403;
+        case K::not_found: return 404;
+        case K::conflict: return 409;
+        case K::gone: return 410;
+        case K::length_required: return 411;
+        case K::too_large: return 413;
+        case K::rate_limited: return 429;
+        case K::unavailable: return 503;
+        case K::storage_full: return 507;
+        case K::internal: return 500;
+    }
+    return 500;
+}
+
+StringResponse api_json(unsigned status, const nlohmann::ordered_json& body) {
+    StringResponse res{static_cast<bhttp::status>(status), 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.set(bhttp::field::cache_control, "no-store");
+    res.body() = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    res.prepare_payload();
+    return res;
+}
+
+StringResponse api_error(const core::Error& error, const std::string& request_id) {
+    const unsigned status = api_status(error.kind);
+    auto res = api_json(status, {{"error", {{"code", error.code}, {"message", error.message}}},
+                                 {"request_id", request_id}});
+    if (error.retry_after_seconds) {
+        res.set(bhttp::field::retry_after, std::to_string(*error.retry_after_seconds));
+    }
+    if (status == 401) res.set(bhttp::field::www_authenticate, "Bearer realm=\"audiodrop\"");
+    return res;
+}
+
+}  // namespace audiodrop::http

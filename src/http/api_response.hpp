@@ -1,0 +1,19 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/error.hpp"
+#include "http/exchange.hpp"
+
+namespace audiodrop::http {
+
+// The API's one table from error kinds to HTTP statuses (DESIGN §2 "Errors").
+unsigned api_status(core::ErrorKind kind);
+
+// {"error":{"code","message"},"request_id"} with the status of its kind, plus
+// Retry-After when the error says how long to wait.
+StringResponse api_error(const core::Error& error, const std::string& request_id);
+StringResponse api_json(unsigned status, const nlohmann::ordered_json& body);
+
+}  // namespace audiodrop::http

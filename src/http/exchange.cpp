@@ -1,0 +1,180 @@
+#include "http/exchange.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <vector>
+
+namespace audiodrop::http {
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kChunkBytes = 256 * 1024;
+
+core::Error connection_error(const beast::error_code& ec) {
+    if (ec == beast::error::timeout) {
+        return core::make_error(core::ErrorKind::invalid_input, "request_timeout",
+                                "the client sent nothing for too long");
+    }
+    return core::make_error(core::ErrorKind::invalid_input, "incomplete_body",
+                            "the connection ended before the whole body arrived: " + ec.message());
+}
+
+}  // namespace
+
+Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                   bhttp::request_parser<bhttp::empty_body>& header_parser,
+                   const ConnectionLimits& limits, std::string request_id)
+    : stream_(stream),
+      buffer_(buffer),
+      header_parser_(header_parser),
+      header_(header_parser.get().base()),
+      request_keep_alive_(header_parser.get().keep_alive()),
+      limits_(limits),
+      request_id_(std::move(request_id)),
+      deadline_(std::chrono::steady_clock::now() + limits.request_timeout),
+      body_done_(header_parser.is_done()) {}
+
+std::optional<std::uint64_t> Exchange::content_length() const {
+    if (header_parser_.chunked()) return std::nullopt;
+    auto len = header_parser_.content_length();
+    if (!len) return std::nullopt;
+    return *len;
+}
+
+void Exchange::arm_timer() {
+    const auto left = deadline_ - std::chrono::steady_clock::now();
+    const auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        limits_.idle_timeout);
+    stream_.expires_after(std::max(std::chrono::steady_clock::duration::zero(), std::min(left, idle)));
+}
+
+asio::awaitable<core::Result<std::string>> Exchange::read_body(std::size_t limit) {
+    if (body_done_) co_return std::string{};
+    const auto too_large = core::make_error(
+        core::ErrorKind::too_large, "body_too_large",
+        "the request body is over the limit of " + std::to_string(limit) + " bytes");
+    if (auto len = content_length(); len && *len > limit) {
+        close_after_ = true;
+        co_return too_large;
+    }
+    bhttp::request_parser<bhttp::string_body> parser{std::move(header_parser_)};
+    parser.body_limit(limit);
+    arm_timer();
+    auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kAwait);
+    bytes_in_ += n;
+    if (ec) {
+        close_after_ = true;
+        if (ec == bhttp::error::body_limit) co_return too_large;
+        co_return connection_error(ec);
+    }
+    body_done_ = true;
+    co_return std::move(parser.get().body());
+}
+
+asio::awaitable<core::Result<void>> Exchange::read_body_chunks(const ChunkSink& sink) {
+    if (body_done_) co_return core::Result<void>{};
+    bhttp::request_parser<bhttp::buffer_body> parser{std::move(header_parser_)};
+    parser.body_limit(boost::none);  // the caller checked Content-Length against its own limit
+    std::vector<std::uint8_t> chunk(kChunkBytes);
+    while (!parser.is_done()) {
+        parser.get().body().data = chunk.data();
+        parser.get().body().size = chunk.size();
+        arm_timer();
+        auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, kAwait);
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) {
+            close_after_ = true;
+            co_return connection_error(ec);
+        }
+        const std::size_t got = chunk.size() - parser.get().body().size;
+        bytes_in_ += got;
+        if (got == 0) continue;
+        if (auto r = sink(std::span<const std::uint8_t>(chunk.data(), got)); !r) {
+            close_after_ = true;
+            co_return r.error();
+        }
+    }
+    body_done_ = true;
+    co_return core::Result<void>{};
+}
+
+asio::awaitable<bool> Exchange::continue_if_expected() {
+    if (continue_sent_ || body_done_) co_return true;
+    const auto expect = header_.find(bhttp::field::expect);
+    if (expect == header_.end() || !beast::iequals(expect->value(), "100-continue")) co_return true;
+    continue_sent_ = true;
+    bhttp::response<bhttp::empty_body> res{bhttp::status::continue_, header_.version()};
+    arm_timer();
+    auto [ec, n] = co_await bhttp::async_write(stream_, res, kAwait);
+    co_return !ec;
+}
+
+bool Exchange::keep_alive() const {
+    return request_keep_alive_ && body_done_ && !close_after_; }
+
+template <class Message>
+void Exchange::finish_headers(Message& res) {
+    res.version(header_.version());
+    res.set(bhttp::field::server, "audiodrop");
+    res.set("X-Request-Id", request_id_);
+    res.keep_alive(keep_alive());
+    status_ = res.result_int();
+}
+
+asio::awaitable<bool> Exchange::send(StringResponse res) {
+    finish_headers(res);
+    if (!res.has_content_length()) res.prepare_payload();
+    arm_timer();
+    auto [ec, n] = co_await bhttp::async_write(stream_, res, kAwait);
+    bytes_out_ += n;
+    if (ec) close_after_ = true;
+    co_return !ec;
+}
+
+asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body> head,
+                                              std::uint64_t length, const ChunkSource& read) {
+    finish_headers(head);
+    head.content_length(length);
+    head.body().data = nullptr;
+    head.body().more = true;
+    bhttp::response_serializer<bhttp::buffer_body> serializer{head};
+    arm_timer();
+    auto [hec, hn] = co_await bhttp::async_write_header(stream_, serializer, kAwait);
+    bytes_out_ += hn;
+    if (hec) {
+        close_after_ = true;
+        co_return false;
+    }
+    std::vector<std::uint8_t> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(kChunkBytes, std::max<std::uint64_t>(length, 1))));
+    std::uint64_t offset = 0;
+    while (offset < length) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - offset));
+        auto got = read(offset, std::span<std::uint8_t>(chunk.data(), want));
+        if (!got || *got == 0) {
+            // The header promised bytes we cannot produce: end the connection so the
+            // client sees a short body rather than wrong data.
+            close_after_ = true;
+            co_return false;
+        }
+        head.body().data = chunk.data();
+        head.body().size = *got;
+        head.body().more = true;
+        arm_timer();
+        auto [ec, n] = co_await bhttp::async_write(stream_, serializer, kAwait);
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) {
+            close_after_ = true;
+            co_return false;
+        }
+        bytes_out_ += *got;
+        offset += *got;
+    }
+    head.body().data = nullptr;
+    head.body().more = false;
+    arm_timer();
+    auto [ec, n] = co_await bhttp::async_write(stream_, serializer, kAwait);
+    if (ec) close_after_ = true;
+    co_return !ec;
+}
+
+}  // namespace audiodrop::http

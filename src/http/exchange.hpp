@@ -1,0 +1,95 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace audiodrop::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace asio = boost::asio;
+
+using StringResponse = bhttp::response<bhttp::string_body>;
+using RequestHeader = bhttp::request_header<>;
+
+struct ConnectionLimits {
+    std::size_t max_header_bytes = 16 * 1024;
+    std::chrono::seconds idle_timeout{30};
+    std::chrono::seconds request_timeout{300};
+};
+
+// One request and its answer on a keep-alive connection. The header has been read;
+// a handler reads the body the way its route needs (whole and bounded, or streamed in
+// chunks) and sends exactly one answer. Every read re-arms the idle timeout and
+// stops at the request deadline, so a slow or silent client is cut off.
+class Exchange {
+public:
+    Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+             bhttp::request_parser<bhttp::empty_body>& header_parser, const ConnectionLimits& limits,
+             std::string request_id);
+
+    const RequestHeader& request() const { return header_; }
+    const std::string& request_id() const { return request_id_; }
+    // Content-Length when the request framed its body with one.
+    std::optional<std::uint64_t> content_length() const;
+
+    // Reads the whole body if it is at most `limit` bytes: too_large "body_too_large"
+    // otherwise (before reading it when Content-Length says so).
+    asio::awaitable<core::Result<std::string>> read_body(std::size_t limit);
+    // Streams the body (framed by Content-Length) into `sink`, chunk by chunk. A sink
+    // error stops the read and is returned.
+    using ChunkSink = std::function<core::Result<void>(std::span<const std::uint8_t>)>;
+    asio::awaitable<core::Result<void>> read_body_chunks(const ChunkSink& sink);
+
+    // Sends "100 Continue" when the client asked for it (Expect: 100-continue).
+    asio::awaitable<bool> continue_if_expected();
+
+    // Sends the answer. Content-Length is computed from the body unless already set
+    // (HEAD answers set it to the size they would have sent).
+    asio::awaitable<bool> send(StringResponse res);
+    // Sends `head` and then `length` bytes produced by `read(offset, buffer)`.
+    using ChunkSource =
+        std::function<core::Result<std::size_t>(std::uint64_t offset, std::span<std::uint8_t>)>;
+    asio::awaitable<bool> send_streamed(bhttp::response<bhttp::buffer_body> head,
+                                        std::uint64_t length, const ChunkSource& read);
+
+    bool responded() const { return status_ != 0; }
+    unsigned status() const { return status_; }
+    bool body_done() const { return body_done_; }
+    // The connection must close after this answer (client asked, body not read, ...).
+    bool keep_alive() const;
+    void close_after() { close_after_ = true; }
+    std::uint64_t bytes_in() const { return bytes_in_; }
+    std::uint64_t bytes_out() const { return bytes_out_; }
+
+private:
+    void arm_timer();
+    template <class Message>
+    void finish_headers(Message& res);
+
+    beast::tcp_stream& stream_;
+    beast::flat_buffer& buffer_;
+    bhttp::request_parser<bhttp::empty_body>& header_parser_;
+    RequestHeader header_;  // a copy: the parser moves on to read the body
+    bool request_keep_alive_;
+    const ConnectionLimits& limits_;
+    std::string request_id_;
+    std::chrono::steady_clock::time_point deadline_;
+    unsigned status_ = 0;
+    bool body_done_ = false;
+    bool close_after_ = false;
+    bool continue_sent_ = false;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t bytes_out_ = 0;
+};
+
+}  // namespace audiodrop::http

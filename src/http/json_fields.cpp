@@ -1,0 +1,86 @@
+#include "http/json_fields.hpp"
+
+namespace audiodrop::http {
+namespace {
+
+using core::ErrorKind;
+using core::make_error;
+
+core::Error invalid(const std::string& message) {
+    return make_error(ErrorKind::invalid_input, "invalid_request", message);
+}
+
+}  // namespace
+
+core::Result<nlohmann::json> parse_json_object(std::string_view body) {
+    auto json = nlohmann::json::parse(body, nullptr, false);
+    if (json.is_discarded() || !json.is_object()) {
+        return make_error(ErrorKind::invalid_input, "invalid_json",
+                          "the request body must be a JSON object");
+    }
+    return json;
+}
+
+core::Result<std::string> required_string(const nlohmann::json& obj, const char* name) {
+    const auto it = obj.find(name);
+    if (it == obj.end() || it->is_null()) return invalid(std::string(name) + " is required");
+    if (!it->is_string()) return invalid(std::string(name) + " must be a string");
+    return it->get<std::string>();
+}
+
+core::Result<std::optional<std::string>> optional_string(const nlohmann::json& obj,
+                                                         const char* name) {
+    const auto it = obj.find(name);
+    if (it == obj.end() || it->is_null()) return std::optional<std::string>{};
+    if (!it->is_string()) return invalid(std::string(name) + " must be a string");
+    return std::optional<std::string>{it->get<std::string>()};
+}
+
+core::Result<std::uint64_t> required_positive_integer(const nlohmann::json& obj, const char* name,
+                                                      const char* code) {
+    const auto it = obj.find(name);
+    const std::string must = std::string(name) + " must be a positive integer";
+    if (it == obj.end() || it->is_null()) {
+        return make_error(ErrorKind::invalid_input, code, std::string(name) + " is required");
+    }
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() > 0) return it->get<std::uint64_t>();
+    return make_error(ErrorKind::invalid_input, code, must);
+}
+
+core::Result<std::optional<std::int64_t>> optional_integer(const nlohmann::json& obj,
+                                                           const char* name, const char* code) {
+    const auto it = obj.find(name);
+    if (it == obj.end() || it->is_null()) return std::optional<std::int64_t>{};
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() <= INT64_MAX) {
+        return std::optional<std::int64_t>{static_cast<std::int64_t>(it->get<std::uint64_t>())};
+    }
+    if (it->is_number_integer()) return std::optional<std::int64_t>{it->get<std::int64_t>()};
+    return make_error(ErrorKind::invalid_input, code, std::string(name) + " must be an integer");
+}
+
+core::Result<std::vector<upload::RequestedPart>> part_list(const nlohmann::json& obj) {
+    const auto bad = [](const std::string& m) {
+        return make_error(ErrorKind::invalid_input, "invalid_part_list", m);
+    };
+    const auto it = obj.find("part_list");
+    if (it == obj.end() || !it->is_array() || it->empty()) {
+        return bad("part_list must be a non-empty array of {\"PartNumber\",\"ETag\"}");
+    }
+    std::vector<upload::RequestedPart> parts;
+    parts.reserve(it->size());
+    for (const auto& entry : *it) {
+        if (!entry.is_object()) return bad("each part_list entry must be an object");
+        const auto number = entry.find("PartNumber");
+        const auto etag = entry.find("ETag");
+        if (number == entry.end() || !number->is_number_integer()) {
+            return bad("each part_list entry needs an integer PartNumber");
+        }
+        if (etag == entry.end() || !etag->is_string()) {
+            return bad("each part_list entry needs a string ETag");
+        }
+        parts.push_back({number->get<std::int64_t>(), etag->get<std::string>()});
+    }
+    return parts;
+}
+
+}  // namespace audiodrop::http

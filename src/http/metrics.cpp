@@ -1,0 +1,54 @@
+#include "http/metrics.hpp"
+
+namespace audiodrop::http {
+namespace {
+
+void counter(std::string& out, const char* name, const char* help, std::uint64_t value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += " counter\n";
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+
+}  // namespace
+
+void Metrics::count_request(Listener l, unsigned status) {
+    const std::size_t cls = status >= 100 && status < 600 ? status / 100 - 1 : kClasses - 1;
+    requests_[static_cast<std::size_t>(l)][cls].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string Metrics::render() const {
+    std::string out =
+        "# HELP audiodrop_http_requests_total Requests answered, by listener and status class.\n"
+        "# TYPE audiodrop_http_requests_total counter\n";
+    const char* listeners[] = {"api", "storage"};
+    for (std::size_t l = 0; l < 2; ++l) {
+        for (std::size_t c = 0; c < kClasses; ++c) {
+            out += "audiodrop_http_requests_total{listener=\"";
+            out += listeners[l];
+            out += "\",code=\"" + std::to_string(c + 1) + "xx\"} ";
+            out += std::to_string(requests_[l][c].load(std::memory_order_relaxed));
+            out += '\n';
+        }
+    }
+    counter(out, "audiodrop_part_bytes_received_total", "Bytes of parts stored.",
+            part_bytes_.load(std::memory_order_relaxed));
+    counter(out, "audiodrop_download_bytes_sent_total", "Bytes of objects served.",
+            download_bytes_.load(std::memory_order_relaxed));
+    counter(out, "audiodrop_parts_stored_total", "Parts stored.",
+            parts_stored_.load(std::memory_order_relaxed));
+    counter(out, "audiodrop_uploads_started_total", "Uploads started.",
+            uploads_started_.load(std::memory_order_relaxed));
+    counter(out, "audiodrop_uploads_completed_total", "Uploads completed.",
+            uploads_completed_.load(std::memory_order_relaxed));
+    return out;
+}
+
+}  // namespace audiodrop::http

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace audiodrop::http {
+
+// Process counters for GET /metrics (Prometheus text format). Lock-free; shared by
+// both listeners.
+class Metrics {
+public:
+    enum class Listener { api, storage };
+
+    void count_request(Listener l, unsigned status);
+    void add_part_bytes(std::uint64_t n) { part_bytes_.fetch_add(n, std::memory_order_relaxed); }
+    void add_download_bytes(std::uint64_t n) {
+        download_bytes_.fetch_add(n, std::memory_order_relaxed);
+    }
+    void count_part_stored() { parts_stored_.fetch_add(1, std::memory_order_relaxed); }
+    void count_upload_started() { uploads_started_.fetch_add(1, std::memory_order_relaxed); }
+    void count_upload_completed() { uploads_completed_.fetch_add(1, std::memory_order_relaxed); }
+
+    std::string render() const;
+
+private:
+    static constexpr std::size_t kClasses = 5;  // 1xx..5xx
+    std::array<std::array<std::atomic<std::uint64_t>, kClasses>, 2> requests_{};
+    std::atomic<std::uint64_t> part_bytes_{0};
+    std::atomic<std::uint64_t> download_bytes_{0};
+    std::atomic<std::uint64_t> parts_stored_{0};
+    std::atomic<std::uint64_t> uploads_started_{0};
+    std::atomic<std::uint64_t> uploads_completed_{0};
+};
+
+}  // namespace audiodrop::http

@@ -1,0 +1,219 @@
+#include "http/storage_handler.hpp"
+
+#include <charconv>
+#include <unordered_map>
+
+#include "core/time_format.hpp"
+#include "http/byte_range.hpp"
+#include "http/request_target.hpp"
+#include "http/s3_response.hpp"
+
+namespace audiodrop::http {
+namespace {
+
+using core::ErrorKind;
+using core::make_error;
+
+core::Error s3_error_of(ErrorKind kind, const char* code, std::string message) {
+    return make_error(kind, code, std::move(message));
+}
+
+// The request's own failures (reading the body) in S3's words.
+core::Error as_s3(core::Error e) {
+    if (e.code == "incomplete_body") e.code = "IncompleteBody";
+    if (e.code == "request_timeout") e.code = "RequestTimeout";
+    return e;
+}
+
+std::string_view content_type_for(std::string_view key) {
+    static const std::unordered_map<std::string_view, std::string_view> kTypes = {
+        {"mp3", "audio/mpeg"}, {"m4a", "audio/mp4"},   {"wav", "audio/wav"},
+        {"opus", "audio/ogg"}, {"ogg", "audio/ogg"},   {"aac", "audio/aac"},
+        {"flac", "audio/flac"}, {"amr", "audio/amr"}, {"webm", "audio/webm"},
+    };
+    const auto dot = key.rfind('.');
+    if (dot != std::string_view::npos) {
+        if (auto it = kTypes.find(key.substr(dot + 1)); it != kTypes.end()) return it->second;
+    }
+    return "application/octet-stream";
+}
+
+std::optional<std::uint32_t> part_number(std::string_view s) {
+    std::uint32_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || end != s.data() + s.size() || v < 1 || v > 10000) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+StorageHandler::StorageHandler(storage::EmbeddedBucket& bucket, s3::Credentials credentials,
+                               std::string region, const core::Clock& clock, Metrics& metrics)
+    : bucket_(bucket),
+      credentials_(std::move(credentials)),
+      region_(std::move(region)),
+      clock_(clock),
+      metrics_(metrics) {}
+
+StringResponse StorageHandler::framing_error(unsigned status, std::string_view code,
+                                             std::string_view message,
+                                             const std::string& request_id) {
+    auto res = s3_error(make_error(ErrorKind::invalid_input, "InvalidRequest", std::string(message)),
+                        "", request_id, false);
+    res.result(static_cast<bhttp::status>(status));
+    (void)code;
+    return res;
+}
+
+asio::awaitable<void> StorageHandler::fail(Exchange& ex, const core::Error& error) {
+    const auto path = split_target(ex.request().target()).path;
+    co_await ex.send(s3_error(as_s3(error), path, ex.request_id(),
+                              ex.request().method() == bhttp::verb::head));
+}
+
+asio::awaitable<void> StorageHandler::handle(Exchange& ex) {
+    const auto& req = ex.request();
+    const auto method = req.method();
+    const auto target = split_target(req.target());
+    core::Result<s3::VerifiedRequest> verified = core::Error{};
+    if (method != bhttp::verb::put && method != bhttp::verb::get && method != bhttp::verb::head) {
+        verified = s3_error_of(ErrorKind::invalid_input, "MethodNotAllowed",
+                               "only presigned PUT (UploadPart), GET and HEAD are served here");
+    } else {
+        const auto host = req.find(bhttp::field::host);
+        verified = s3::verify_presigned(
+            {std::string(req.method_string()), host == req.end() ? "" : std::string(host->value()),
+             std::string(target.path), std::string(target.query)},
+            credentials_, region_, clock_.now());
+    }
+    std::string key;
+    if (verified) {
+        // Path-style: /<bucket>/<key>.
+        const auto& path = verified->path;
+        const auto slash = path.find('/', 1);
+        const auto bucket = path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+        if (bucket != bucket_.bucket()) {
+            verified = s3_error_of(ErrorKind::not_found, "NoSuchBucket",
+                                   "the bucket '" + bucket + "' does not exist here");
+        } else if (slash == std::string::npos || slash + 1 == path.size()) {
+            verified = s3_error_of(ErrorKind::invalid_input, "InvalidArgument",
+                                   "the request names a bucket but no object key");
+        } else {
+            key = path.substr(slash + 1);
+        }
+    }
+    if (!verified) {
+        co_await fail(ex, verified.error());
+    } else if (method == bhttp::verb::put) {
+        co_await upload_part(ex, key, verified->query);
+    } else {
+        co_await get_object(ex, key);
+    }
+    metrics_.count_request(Metrics::Listener::storage, ex.status());
+}
+
+asio::awaitable<void> StorageHandler::upload_part(Exchange& ex, const std::string& key,
+                                                  const s3::QueryParams& query) {
+    std::string upload_id;
+    std::optional<std::uint32_t> part;
+    for (const auto& [name, value] : query) {
+        if (name == "uploadId") upload_id = value;
+        if (name == "partNumber") part = part_number(value);
+    }
+    if (upload_id.empty() || !part) {
+        co_await fail(ex, s3_error_of(ErrorKind::invalid_input, "InvalidArgument",
+                                      "PUT needs partNumber (1-10000) and uploadId: only "
+                                      "UploadPart is supported"));
+        co_return;
+    }
+    const auto length = ex.content_length();
+    if (!length) {
+        co_await fail(ex, s3_error_of(ErrorKind::length_required, "MissingContentLength",
+                                      "send the part with a Content-Length header"));
+        co_return;
+    }
+    std::optional<core::Md5Digest> content_md5;
+    if (auto it = ex.request().find(bhttp::field::content_md5); it != ex.request().end()) {
+        std::string raw;
+        if (!core::base64_decode(it->value(), raw) || raw.size() != 16) {
+            co_await fail(ex, s3_error_of(ErrorKind::invalid_input, "InvalidDigest",
+                                          "Content-MD5 must be the base64 of a 16-byte MD5"));
+            co_return;
+        }
+        content_md5.emplace();
+        std::copy(raw.begin(), raw.end(), content_md5->begin());
+    }
+    // Refused here, before a byte of the body is read, if the part may not be this big.
+    auto writer = bucket_.begin_part(key, upload_id, *part, *length);
+    if (!writer) {
+        co_await fail(ex, writer.error());
+        co_return;
+    }
+    co_await ex.continue_if_expected();
+    auto received = co_await ex.read_body_chunks(
+        [&](std::span<const std::uint8_t> bytes) { return (*writer)->write(bytes); });
+    auto stored = received ? (*writer)->commit(content_md5) : core::Result<storage::PartInfo>(received.error());
+    if (!stored) {
+        co_await fail(ex, stored.error());
+        co_return;
+    }
+    metrics_.count_part_stored();
+    metrics_.add_part_bytes(stored->size);
+    StringResponse res{bhttp::status::ok, 11};
+    res.set(bhttp::field::etag, "\"" + stored->etag + "\"");
+    res.set("x-amz-request-id", ex.request_id());
+    co_await ex.send(std::move(res));
+}
+
+asio::awaitable<void> StorageHandler::get_object(Exchange& ex, const std::string& key) {
+    auto reader = bucket_.open_object(key);
+    if (!reader) {
+        co_await fail(ex, reader.error());
+        co_return;
+    }
+    auto& object = **reader;
+    const std::uint64_t size = object.size();
+    RangeRequest range;
+    if (auto it = ex.request().find(bhttp::field::range); it != ex.request().end()) {
+        range = parse_range(it->value(), size);
+    }
+    if (range.kind == RangeRequest::Kind::unsatisfiable) {
+        auto res = s3_error(s3_error_of(ErrorKind::invalid_input, "InvalidRange",
+                                        "the requested range is not satisfiable"),
+                            key, ex.request_id(), ex.request().method() == bhttp::verb::head);
+        res.set(bhttp::field::content_range, "bytes */" + std::to_string(size));
+        co_await ex.send(std::move(res));
+        co_return;
+    }
+    const bool partial = range.kind == RangeRequest::Kind::partial;
+    const std::uint64_t first = partial ? range.first : 0;
+    const std::uint64_t length = partial ? range.last - range.first + 1 : size;
+
+    bhttp::response<bhttp::buffer_body> head{partial ? bhttp::status::partial_content
+                                                     : bhttp::status::ok,
+                                             11};
+    head.set(bhttp::field::content_type, content_type_for(key));
+    head.set(bhttp::field::etag, "\"" + object.md5() + "\"");
+    head.set(bhttp::field::last_modified, core::http_date(object.last_modified()));
+    head.set(bhttp::field::accept_ranges, "bytes");
+    head.set("x-amz-request-id", ex.request_id());
+    if (partial) {
+        head.set(bhttp::field::content_range, "bytes " + std::to_string(range.first) + "-" +
+                                                  std::to_string(range.last) + "/" +
+                                                  std::to_string(size));
+    }
+    if (ex.request().method() == bhttp::verb::head) {
+        StringResponse res{head.result(), 11};
+        for (const auto& field : head) res.set(field.name_string(), field.value());
+        res.content_length(length);
+        co_await ex.send(std::move(res));
+        co_return;
+    }
+    const bool sent = co_await ex.send_streamed(
+        std::move(head), length, [&](std::uint64_t offset, std::span<std::uint8_t> out) {
+            return object.read(first + offset, out);
+        });
+    if (sent) metrics_.add_download_bytes(length);
+}
+
+}  // namespace audiodrop::http

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+
+#include "core/clock.hpp"
+#include "http/http_server.hpp"
+#include "http/metrics.hpp"
+#include "s3/sigv4.hpp"
+#include "storage/embedded_bucket.hpp"
+
+namespace audiodrop::http {
+
+// The embedded storage endpoint: path-style S3 (/<bucket>/<key>) serving only
+// query-presigned requests — UploadPart (PUT ?partNumber=&uploadId=) and GET/HEAD of
+// completed objects with Range — and answering errors as S3 XML, so any S3 SDK that
+// presigns with the same keys works against it.
+class StorageHandler final : public Handler {
+public:
+    StorageHandler(storage::EmbeddedBucket& bucket, s3::Credentials credentials,
+                   std::string region, const core::Clock& clock, Metrics& metrics);
+
+    asio::awaitable<void> handle(Exchange& ex) override;
+    StringResponse framing_error(unsigned status, std::string_view code, std::string_view message,
+                                 const std::string& request_id) override;
+
+private:
+    asio::awaitable<void> upload_part(Exchange& ex, const std::string& key,
+                                      const s3::QueryParams& query);
+    asio::awaitable<void> get_object(Exchange& ex, const std::string& key);
+    asio::awaitable<void> fail(Exchange& ex, const core::Error& error);
+
+    storage::EmbeddedBucket& bucket_;
+    s3::Credentials credentials_;
+    std::string region_;
+    const core::Clock& clock_;
+    Metrics& metrics_;
+};
+
+}  // namespace audiodrop::http

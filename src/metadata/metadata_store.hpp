@@ -1,0 +1,57 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "metadata/records.hpp"
+
+namespace audiodrop::metadata {
+
+// Durable metadata: partners, refresh tokens, uploads and files.
+//
+// Every method is one transaction and is safe to call from many threads at once.
+// Failures of the store itself come back as ErrorKind::unavailable; a lookup that
+// finds nothing is an empty optional, not an error.
+class MetadataStore {
+public:
+    virtual ~MetadataStore() = default;
+
+    // conflict ("partner_exists") when client_id is taken.
+    virtual core::Result<void> create_partner(const Partner& p) = 0;
+    virtual core::Result<std::optional<Partner>> find_partner(const std::string& client_id) = 0;
+
+    virtual core::Result<void> add_refresh_token(const RefreshToken& t) = 0;
+    // Atomically marks the token spent and returns it. Only one caller ever gets a
+    // given token back: unknown, spent or expired tokens give an empty optional.
+    virtual core::Result<std::optional<RefreshToken>> spend_refresh_token(
+        const std::string& token_hash, core::TimePoint now) = 0;
+
+    // conflict when file_id or upload_id exists already.
+    virtual core::Result<void> create_upload(const UploadRecord& u) = 0;
+    virtual core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) = 0;
+    // Open uploads of one user, for the per-user quota.
+    virtual core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,
+                                                           const std::string& user_id) = 0;
+
+    // Compare-and-set from open to completed, with the result fields. Returns false
+    // (and changes nothing) when the upload is no longer open: of two replicas that
+    // complete one upload at once, exactly one gets true.
+    virtual core::Result<bool> mark_completed(const std::string& file_id, const std::string& file_md5,
+                                              const std::string& part_list_digest,
+                                              core::TimePoint completed_at) = 0;
+    // Compare-and-set of the state; false when the state was not `from`.
+    virtual core::Result<bool> transition(const std::string& file_id, UploadState from,
+                                          UploadState to) = 0;
+    // Removes the record for good (DELETE of a file, or after the sweep).
+    virtual core::Result<void> remove_upload(const std::string& file_id) = 0;
+    // Open uploads whose expires_at is before `now`, oldest first, at most `limit`.
+    virtual core::Result<std::vector<UploadRecord>> find_expired_open(core::TimePoint now,
+                                                                      std::size_t limit) = 0;
+    // Uploads in a terminal state other than completed (aborted, expired), so the
+    // sweep can release their storage and forget them.
+    virtual core::Result<std::vector<UploadRecord>> find_abandoned(std::size_t limit) = 0;
+};
+
+}  // namespace audiodrop::metadata

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/clock.hpp"
+
+namespace audiodrop::metadata {
+
+// A partner's credential. The secret itself is never stored, only its slow hash.
+struct Partner {
+    std::string client_id;
+    std::string name;
+    std::string region;
+    std::string secret_hash;  // PHC string, e.g. "$argon2id$v=19$..."
+    core::TimePoint created_at;
+};
+
+// A refresh token, stored by the SHA-256 of its value; spent once.
+struct RefreshToken {
+    std::string token_hash;  // hex SHA-256 of the token
+    std::string client_id;
+    core::TimePoint expires_at;
+};
+
+enum class UploadState { open, completed, aborted, expired };
+
+std::string_view to_string(UploadState s);
+std::optional<UploadState> upload_state_from_string(std::string_view s);
+
+// One upload and, once completed, the file it became (FileId names both).
+struct UploadRecord {
+    std::string file_id;
+    std::string upload_id;
+    std::string client_id;  // the partner that owns it
+    std::string user_id;
+    std::uint64_t filesize = 0;
+    std::string filetype;  // lowercase
+    std::uint64_t chunk_size = 0;
+    std::uint32_t part_count = 0;
+    std::string object_key;
+    std::string storage_upload_id;  // the object store's own multipart upload id
+    UploadState state = UploadState::open;
+    core::TimePoint created_at;
+    core::TimePoint expires_at;
+    std::optional<core::TimePoint> completed_at;
+    std::string file_md5;           // hex, set when completed
+    std::string part_list_digest;   // hex SHA-256 of the accepted part list
+};
+
+}  // namespace audiodrop::metadata

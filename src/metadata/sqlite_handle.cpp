@@ -1,0 +1,100 @@
+#include "metadata/sqlite_handle.hpp"
+
+namespace audiodrop::metadata::sqlite {
+
+core::Error to_error(sqlite3* db, int rc, std::string_view doing) {
+    // sqlite3_errmsg describes the most recent failure on this connection, which is
+    // this one as long as the caller holds the connection exclusively.
+    std::string message = "The metadata store (SQLite) failed to " + std::string(doing) + ": " +
+                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + ".";
+    if ((rc & 0xff) == SQLITE_FULL) {
+        return core::make_error(core::ErrorKind::storage_full, "metadata_storage_full",
+                                std::move(message));
+    }
+    return core::make_error(core::ErrorKind::unavailable, "metadata_unavailable",
+                            std::move(message));
+}
+
+core::Result<void> exec(sqlite3* db, const std::string& sql, std::string_view doing) {
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return to_error(db, rc, doing);
+    return {};
+}
+
+core::Result<Statement> Statement::prepare(sqlite3* db, std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return to_error(db, rc, "prepare a statement");
+    }
+    return Statement(db, stmt);
+}
+
+void Statement::note_bind(int rc) {
+    if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+    note_bind(sqlite3_bind_text(stmt_.get(), index, text.data(), static_cast<int>(text.size()),
+                                SQLITE_TRANSIENT));
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+    note_bind(sqlite3_bind_int64(stmt_.get(), index, value));
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::optional<std::int64_t> value) {
+    if (value) return bind(index, *value);
+    note_bind(sqlite3_bind_null(stmt_.get(), index));
+    return *this;
+}
+
+int Statement::step_raw() {
+    if (bind_rc_ != SQLITE_OK) return bind_rc_;
+    return sqlite3_step(stmt_.get());
+}
+
+core::Result<bool> Statement::step(std::string_view doing) {
+    const int rc = step_raw();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return to_error(db_, rc, doing);
+}
+
+bool Statement::is_null(int column) const {
+    return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
+}
+
+std::int64_t Statement::int64(int column) const {
+    return sqlite3_column_int64(stmt_.get(), column);
+}
+
+std::string Statement::text(int column) const {
+    const auto* p = sqlite3_column_text(stmt_.get(), column);
+    if (p == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(p),
+                       static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column)));
+}
+
+core::Result<Transaction> Transaction::begin_immediate(sqlite3* db) {
+    auto begun = exec(db, "BEGIN IMMEDIATE", "begin a transaction");
+    if (!begun) return begun.error();
+    return Transaction(db);
+}
+
+Transaction::~Transaction() {
+    // Best effort: a failed ROLLBACK leaves SQLite to roll back when the
+    // connection closes or the next transaction begins.
+    if (db_ != nullptr) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+core::Result<void> Transaction::commit() {
+    auto done = exec(db_, "COMMIT", "commit a transaction");
+    if (done) db_ = nullptr;
+    return done;
+}
+
+}  // namespace audiodrop::metadata::sqlite

@@ -1,0 +1,78 @@
+#pragma once
+
+// SqliteMetadataStore: the default, single-machine MetadataStore, one SQLite file.
+//
+// Layout: tables partners, refresh_tokens and uploads (see sqlite_schema.cpp), all
+// times in unix seconds. The schema is versioned with PRAGMA user_version and brought
+// up to date by open() in one BEGIN IMMEDIATE transaction, so several processes may
+// open one file at once.
+//
+// Guarantees:
+// - Durable once a call returns: WAL journal with synchronous=FULL, so a committed
+//   change survives a crash or power loss. foreign_keys is on for later migrations;
+//   the tables reference no others yet (partners are never deleted).
+// - Every method is one SQL statement (hence one transaction); compare-and-set
+//   methods (mark_completed, transition, spend_refresh_token) decide in that single
+//   statement, so they hold across threads and across processes sharing the file.
+// - Thread-safe: one connection guarded by a mutex; calls are serialised, which is
+//   ample for metadata (a few small statements per upload). Another process holding
+//   the write lock is waited for up to 5 s (busy_timeout), then the call fails.
+// - Errors: SQLite failures are unavailable ("metadata_unavailable"), a full disk is
+//   storage_full ("metadata_storage_full"); a row that cannot be decoded is internal
+//   ("metadata_corrupt"). Duplicates: "partner_exists", "upload_exists",
+//   "refresh_token_exists" (conflict).
+// - remove_upload of an unknown file_id succeeds, so a retried sweep is harmless.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "metadata/metadata_store.hpp"
+#include "metadata/sqlite_handle.hpp"
+
+namespace audiodrop::metadata {
+
+class SqliteMetadataStore final : public MetadataStore {
+  public:
+    // Opens (creating if needed) the database file at `path` and migrates it. The
+    // directory must exist. Fails with unavailable when the file cannot be opened or
+    // is not a database, or "metadata_schema_too_new" when a newer build wrote it.
+    static core::Result<std::unique_ptr<SqliteMetadataStore>> open(const std::string& path);
+
+    // The schema version this build migrates to.
+    static int schema_version();
+
+    ~SqliteMetadataStore() override;
+    SqliteMetadataStore(const SqliteMetadataStore&) = delete;
+    SqliteMetadataStore& operator=(const SqliteMetadataStore&) = delete;
+
+    core::Result<void> create_partner(const Partner& p) override;
+    core::Result<std::optional<Partner>> find_partner(const std::string& client_id) override;
+
+    core::Result<void> add_refresh_token(const RefreshToken& t) override;
+    core::Result<std::optional<RefreshToken>> spend_refresh_token(const std::string& token_hash,
+                                                                  core::TimePoint now) override;
+
+    core::Result<void> create_upload(const UploadRecord& u) override;
+    core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) override;
+    core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,
+                                                   const std::string& user_id) override;
+
+    core::Result<bool> mark_completed(const std::string& file_id, const std::string& file_md5,
+                                      const std::string& part_list_digest,
+                                      core::TimePoint completed_at) override;
+    core::Result<bool> transition(const std::string& file_id, UploadState from,
+                                  UploadState to) override;
+    core::Result<void> remove_upload(const std::string& file_id) override;
+    core::Result<std::vector<UploadRecord>> find_expired_open(core::TimePoint now,
+                                                              std::size_t limit) override;
+    core::Result<std::vector<UploadRecord>> find_abandoned(std::size_t limit) override;
+
+  private:
+    explicit SqliteMetadataStore(sqlite::Connection db);
+
+    std::mutex mutex_;       // guards db_: one statement at a time on the connection
+    sqlite::Connection db_;  // opened without SQLite's own mutex; mutex_ serialises it
+};
+
+}  // namespace audiodrop::metadata

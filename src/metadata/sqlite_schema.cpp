@@ -1,0 +1,96 @@
+#include "metadata/sqlite_schema.hpp"
+
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "metadata/sqlite_handle.hpp"
+
+namespace audiodrop::metadata::sqlite {
+namespace {
+
+// STRICT tables make SQLite refuse a value of the wrong type instead of storing it.
+// Times are unix seconds; filesize and chunk_size hold a uint64 bit pattern.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE partners (
+    client_id   TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    spent_at   INTEGER
+) STRICT;
+
+CREATE TABLE uploads (
+    file_id           TEXT PRIMARY KEY,
+    upload_id         TEXT NOT NULL UNIQUE,
+    client_id         TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    filesize          INTEGER NOT NULL,
+    filetype          TEXT NOT NULL,
+    chunk_size        INTEGER NOT NULL,
+    part_count        INTEGER NOT NULL,
+    object_key        TEXT NOT NULL,
+    storage_upload_id TEXT NOT NULL,
+    state             TEXT NOT NULL
+                      CHECK (state IN ('open', 'completed', 'aborted', 'expired')),
+    created_at        INTEGER NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    completed_at      INTEGER,
+    file_md5          TEXT NOT NULL,
+    part_list_digest  TEXT NOT NULL
+) STRICT;
+
+-- count_open_uploads
+CREATE INDEX uploads_by_owner ON uploads (client_id, user_id, state);
+-- find_expired_open and find_abandoned
+CREATE INDEX uploads_by_state_expiry ON uploads (state, expires_at);
+)sql",
+};
+
+core::Result<int> read_version(sqlite3* db) {
+    auto stmt = Statement::prepare(db, "PRAGMA user_version");
+    if (!stmt) return stmt.error();
+    auto row = stmt->step("read the schema version");
+    if (!row) return row.error();
+    return static_cast<int>(stmt->int64(0));
+}
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+core::Result<void> migrate(sqlite3* db) {
+    auto tx = Transaction::begin_immediate(db);
+    if (!tx) return tx.error();
+    auto version = read_version(db);
+    if (!version) return version.error();
+    if (*version > latest_schema_version()) {
+        return core::make_error(core::ErrorKind::unavailable, "metadata_schema_too_new",
+                                "The metadata database has schema version " +
+                                    std::to_string(*version) + " but this build knows only up to " +
+                                    std::to_string(latest_schema_version()) +
+                                    "; run a newer audiodrop-server.");
+    }
+    if (*version == latest_schema_version()) return {};  // nothing to do: roll back
+
+    for (int v = *version + 1; v <= latest_schema_version(); ++v) {
+        auto applied = exec(db, std::string(kMigrations[static_cast<std::size_t>(v - 1)]),
+                            "apply schema migration " + std::to_string(v));
+        if (!applied) return applied.error();
+    }
+    // PRAGMA takes no bound parameters; the value is our own integer.
+    auto stamped = exec(db, "PRAGMA user_version = " + std::to_string(latest_schema_version()),
+                        "record the schema version");
+    if (!stamped) return stamped.error();
+    return tx->commit();
+}
+
+}  // namespace audiodrop::metadata::sqlite

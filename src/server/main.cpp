@@ -1,0 +1,41 @@
+// audiodrop-server: the regional File Upload API service and its operator commands.
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "core/log.hpp"
+#include "server/embedded_runtime.hpp"
+#include "server/options.hpp"
+
+int main(int argc, char** argv) {
+    using namespace audiodrop;
+    CLI::App app{"audiodrop-server: the Plaud-compatible File Upload API service"};
+    app.require_subcommand(1);
+    core::Config config;
+    server::OptionValues values;
+    server::add_config_options(app, config, values);
+
+    auto* serve = app.add_subcommand("serve", "Run the API and the embedded storage endpoint");
+    serve->fallthrough();
+    auto* partner = app.add_subcommand("partner", "Manage partner credentials");
+    partner->require_subcommand(1);
+    partner->fallthrough();
+    auto* create = partner->add_subcommand(
+        "create", "Provision a partner; prints {\"client_id\",\"secret_key\"} once");
+    create->fallthrough();
+    std::string name;
+    create->add_option("--name", name, "Partner name")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    if (auto problem = server::finish_config(config, values)) {
+        std::cerr << "audiodrop-server: " << *problem << "\n";
+        return 2;
+    }
+    auto logger = core::make_logger();
+    if (serve->parsed()) return server::serve(std::move(config), logger);
+    return server::create_partner(std::move(config), name, logger);
+}

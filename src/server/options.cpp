@@ -1,0 +1,116 @@
+#include "server/options.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace audiodrop::server {
+namespace {
+
+std::string env_name(std::string_view flag) {
+    std::string out = "AUDIODROP_";
+    for (char c : flag) {
+        out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+    return out;
+}
+
+template <class T>
+CLI::Option* option(CLI::App& app, const std::string& flag, T& target, const std::string& help) {
+    return app.add_option("--" + flag, target, help)->envname(env_name(flag))->capture_default_str();
+}
+
+void seconds(CLI::App& app, const std::string& flag, std::int64_t& raw, std::chrono::seconds def,
+             const std::string& help) {
+    raw = def.count();
+    option(app, flag, raw, help + " (seconds)")->check(CLI::PositiveNumber);
+}
+
+}  // namespace
+
+void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
+    app.set_config("--config", "", "TOML/INI file with options (keys are the long flag names)")
+        ->envname("AUDIODROP_CONFIG");
+    option(app, "listen", c.listen, "API listener, host:port");
+    option(app, "storage-listen", c.storage_listen, "Embedded storage endpoint listener, host:port");
+    option(app, "public-url", c.public_url, "URL clients reach the API at (default http://<listen>)");
+    option(app, "storage-public-url", c.storage_public_url,
+           "URL in presigned links (default http://<storage-listen>)");
+    option(app, "base-path", c.base_path, "Prefix of every API path");
+    option(app, "data-dir", c.data_dir, "Where metadata, bytes and generated keys live");
+    option(app, "region", c.region, "This service's region (us, jp, eu, sg, ...)");
+    option(app, "region-host", v.region_hosts,
+           "Other regions' API hosts, region=URL, named when refusing their tokens");
+    option(app, "storage-access-key", c.storage_access_key,
+           "Storage endpoint access key (generated into data-dir when unset)");
+    option(app, "storage-secret-key", c.storage_secret_key,
+           "Storage endpoint secret key (generated into data-dir when unset)");
+    option(app, "storage-region", c.storage_region, "SigV4 region of the storage endpoint");
+    option(app, "bucket", c.bucket, "Bucket name in storage URLs");
+    option(app, "token-signing-key", c.token_signing_key,
+           "Key that signs access tokens; share it between replicas (generated when unset)");
+    option(app, "max-file-size", c.max_file_size, "Largest filesize accepted (bytes)");
+    option(app, "allowed-filetypes", c.allowed_filetypes, "Audio extensions accepted")
+        ->delimiter(',');
+    seconds(app, "upload-ttl", v.upload_ttl, c.upload_ttl, "Time an upload may stay open");
+    seconds(app, "download-url-ttl", v.download_url_ttl, c.download_url_ttl,
+            "Validity of a DownloadUrl");
+    seconds(app, "sweep-interval", v.sweep_interval, c.sweep_interval,
+            "How often expired uploads are swept");
+    option(app, "max-open-uploads-per-user", c.max_open_uploads_per_user,
+           "Uploads one user may have in progress");
+    seconds(app, "partner-token-ttl", v.partner_token_ttl, c.partner_token_ttl,
+            "Validity of a partner access token");
+    seconds(app, "user-token-max-ttl", v.user_token_max_ttl, c.user_token_max_ttl,
+            "Longest expires_in a user token may ask for");
+    option(app, "token-requests-per-minute", c.token_requests_per_minute,
+           "Token endpoint requests per client_id per minute");
+    option(app, "max-header-bytes", c.max_header_bytes, "Largest request header");
+    option(app, "max-json-body-bytes", c.max_json_body_bytes, "Largest JSON request body");
+    seconds(app, "idle-timeout", v.idle_timeout, c.idle_timeout,
+            "Cut a connection that sends or reads nothing for this long");
+    seconds(app, "request-timeout", v.request_timeout, c.request_timeout,
+            "Longest time one request may take");
+    seconds(app, "shutdown-grace", v.shutdown_grace, c.shutdown_grace,
+            "On SIGTERM, time in-flight requests get to finish");
+    option(app, "threads", c.threads, "I/O threads (0: twice the cores, at least 4)");
+}
+
+std::optional<std::string> finish_config(core::Config& c, const OptionValues& v) {
+    c.upload_ttl = std::chrono::seconds(v.upload_ttl);
+    c.download_url_ttl = std::chrono::seconds(v.download_url_ttl);
+    c.sweep_interval = std::chrono::seconds(v.sweep_interval);
+    c.partner_token_ttl = std::chrono::seconds(v.partner_token_ttl);
+    c.user_token_max_ttl = std::chrono::seconds(v.user_token_max_ttl);
+    c.idle_timeout = std::chrono::seconds(v.idle_timeout);
+    c.request_timeout = std::chrono::seconds(v.request_timeout);
+    c.shutdown_grace = std::chrono::seconds(v.shutdown_grace);
+    for (const auto& entry : v.region_hosts) {
+        const auto eq = entry.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            return "--region-host takes region=URL, got '" + entry + "'";
+        }
+        c.region_hosts[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+    for (auto& type : c.allowed_filetypes) {
+        std::transform(type.begin(), type.end(), type.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    }
+    if (c.public_url.empty()) c.public_url = "http://" + c.listen;
+    if (c.storage_public_url.empty()) c.storage_public_url = "http://" + c.storage_listen;
+    while (c.public_url.ends_with('/')) c.public_url.pop_back();
+    while (c.storage_public_url.ends_with('/')) c.storage_public_url.pop_back();
+    if (c.base_path.empty() || c.base_path.front() != '/' || c.base_path.back() == '/') {
+        return "--base-path must start with '/' and not end with one, e.g. /developer/api";
+    }
+    if (c.max_file_size == 0) return "--max-file-size must be positive";
+    if (c.download_url_ttl.count() > 7 * 24 * 3600 || c.upload_ttl.count() > 7 * 24 * 3600) {
+        return "--download-url-ttl and --upload-ttl are at most 604800 s (S3 presigned URLs "
+               "live at most 7 days)";
+    }
+    if (c.storage_access_key.empty() != c.storage_secret_key.empty()) {
+        return "give both --storage-access-key and --storage-secret-key, or neither";
+    }
+    return std::nullopt;
+}
+
+}  // namespace audiodrop::server

@@ -1,0 +1,41 @@
+#include "server/sweeper.hpp"
+
+namespace audiodrop::server {
+namespace {
+constexpr std::size_t kBatch = 500;
+}
+
+Sweeper::Sweeper(upload::UploadService& uploads, std::chrono::seconds interval, core::Logger logger)
+    : uploads_(uploads), interval_(interval), logger_(std::move(logger)), thread_([this] { run(); }) {}
+
+Sweeper::~Sweeper() { stop(); }
+
+void Sweeper::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Sweeper::run() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+        lock.unlock();
+        // Sweep in batches until a batch comes back short: a backlog drains in one round.
+        for (;;) {
+            auto swept = uploads_.sweep_expired(kBatch);
+            if (!swept) {
+                logger_->warn("msg=\"sweep failed\" code={} error=\"{}\"", swept.error().code,
+                              swept.error().message);
+                break;
+            }
+            if (*swept > 0) logger_->info("msg=swept expired_uploads={}", *swept);
+            if (*swept < kBatch) break;
+        }
+        lock.lock();
+    }
+}
+
+}  // namespace audiodrop::server

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/hashing.hpp"
+#include "storage/object_store.hpp"
+
+namespace audiodrop::storage {
+
+// Receives one part's bytes as they stream off the socket. Nothing is visible until
+// commit() returns: the bytes are in a temp file, hashed as written, then fsynced and
+// renamed into place. Destroying an uncommitted writer removes the temp file.
+class PartWriter {
+  public:
+    virtual ~PartWriter() = default;
+    virtual core::Result<void> write(std::span<const std::uint8_t> bytes) = 0;
+    // content_md5: the request's Content-MD5, checked against the bytes ("BadDigest").
+    // The part is durable before this returns its PartInfo.
+    virtual core::Result<PartInfo> commit(const std::optional<core::Md5Digest>& content_md5) = 0;
+};
+
+// Reads a completed object; safe to use from one thread at a time.
+class ObjectReader {
+  public:
+    virtual ~ObjectReader() = default;
+    virtual std::uint64_t size() const = 0;
+    virtual const std::string& md5() const = 0;  // lowercase hex
+    virtual core::TimePoint last_modified() const = 0;
+    // Reads up to out.size() bytes at `offset`; returns how many were read (0 at end).
+    virtual core::Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
+};
+
+// What the embedded S3 endpoint needs from the local object store: the bucket it
+// serves, a sink for part bytes and a reader for objects. The endpoint verifies
+// signatures itself before it calls any of this.
+class EmbeddedBucket {
+  public:
+    virtual ~EmbeddedBucket() = default;
+    virtual const std::string& bucket() const = 0;
+    // not_found "NoSuchUpload"; too_large "EntityTooLarge" when content_length is over
+    // the upload's part size, so the body is refused before it is read.
+    virtual core::Result<std::unique_ptr<PartWriter>> begin_part(const std::string& key,
+                                                                 const std::string& upload_id,
+                                                                 std::uint32_t part_number,
+                                                                 std::uint64_t content_length) = 0;
+    // not_found "NoSuchKey".
+    virtual core::Result<std::unique_ptr<ObjectReader>> open_object(const std::string& key) = 0;
+};
+
+}  // namespace audiodrop::storage

@@ -1,0 +1,463 @@
+#include "storage/local_object_store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <set>
+#include <system_error>
+
+#include "core/hashing.hpp"
+#include "core/ids.hpp"
+#include "storage/local_object_reader.hpp"
+#include "storage/local_part_writer.hpp"
+
+namespace audiodrop::storage {
+namespace {
+
+constexpr std::size_t kHashBufferBytes = 1024 * 1024;
+
+core::Error no_such_upload(const std::string& upload_id) {
+    return core::make_error(core::ErrorKind::not_found, "NoSuchUpload",
+                            "upload " + upload_id + " does not exist, was aborted or completed");
+}
+
+core::Error no_such_key(const std::string& key) {
+    return core::make_error(core::ErrorKind::not_found, "NoSuchKey",
+                            "no object named " + key + " exists");
+}
+
+core::Error invalid_key(const std::string& key) {
+    return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
+                            "object key \"" + key +
+                                "\" is not allowed: use 1-200 of [A-Za-z0-9._-], not starting "
+                                "with '.'");
+}
+
+core::Error invalid_part_number(std::uint32_t part_number) {
+    return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
+                            "part number " + std::to_string(part_number) + " is outside 1..10000");
+}
+
+bool is_not_found(const core::Error& e) { return e.kind == core::ErrorKind::not_found; }
+
+// Callers may pass ETags as S3 prints them: quoted, any hex case.
+std::string normalise_etag(std::string_view etag) {
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+        etag = etag.substr(1, etag.size() - 2);
+    }
+    std::string out(etag);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+// S3 CompleteMultipartUpload: at least one part, in strictly ascending order.
+core::Result<std::vector<PartRef>> normalise_part_list(const std::vector<PartRef>& parts) {
+    if (parts.empty()) {
+        return core::make_error(core::ErrorKind::invalid_input, "MalformedXML",
+                                "a complete needs at least one part");
+    }
+    std::vector<PartRef> out;
+    out.reserve(parts.size());
+    for (const auto& p : parts) {
+        if (!is_valid_part_number(p.part_number)) return invalid_part_number(p.part_number);
+        if (!out.empty() && p.part_number <= out.back().part_number) {
+            return core::make_error(core::ErrorKind::invalid_input, "InvalidPartOrder",
+                                    "parts must be listed in ascending order without repeats "
+                                    "(part " +
+                                        std::to_string(p.part_number) + " follows part " +
+                                        std::to_string(out.back().part_number) + ")");
+        }
+        out.push_back(PartRef{p.part_number, normalise_etag(p.etag)});
+    }
+    return out;
+}
+
+core::Error bad_digest(const std::string& expected, const std::string& actual) {
+    return core::make_error(core::ErrorKind::invalid_input, "BadDigest",
+                            "the file's MD5 is " + actual + " but " + expected +
+                                " was expected; the upload stays open");
+}
+
+bool md5_differs(const std::optional<std::string>& expected, const std::string& actual) {
+    return expected && normalise_etag(*expected) != actual;
+}
+
+ObjectInfo info_of(const Manifest& m) { return ObjectInfo{m.size, m.md5}; }
+
+}  // namespace
+
+core::Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::open(Options options,
+                                                                       const core::Clock& clock) {
+    auto store = std::make_unique<LocalObjectStore>(std::move(options), clock);
+    if (auto r = store->recover(); !r) return r.error();
+    return store;
+}
+
+LocalObjectStore::LocalObjectStore(Options options, const core::Clock& clock)
+    : options_(std::move(options)), clock_(clock), layout_(options_.root) {
+    while (!options_.public_url.empty() && options_.public_url.back() == '/') {
+        options_.public_url.pop_back();
+    }
+}
+
+core::Result<void> LocalObjectStore::recover() {
+    std::error_code ec;
+    std::filesystem::create_directories(layout_.root(), ec);
+    if (ec) return io_error("create", layout_.root(), ec.value());
+    for (const auto& dir : {layout_.tmp(), layout_.uploads(), layout_.objects()}) {
+        if (auto r = make_dir(dir); !r) return r;
+    }
+
+    // Sweeping tmp/ under a second live store would delete its in-flight parts.
+    if (lock_file_.fd() < 0) {
+        auto lock = File::open(layout_.lock_file(), O_RDWR | O_CREAT, 0644);
+        if (!lock) return lock.error();
+        if (::flock(lock->fd(), LOCK_EX | LOCK_NB) != 0) {
+            if (errno == EWOULDBLOCK) {
+                return core::make_error(
+                    core::ErrorKind::unavailable, "StoreLocked",
+                    layout_.root().string() + " is in use by another running store");
+            }
+            return io_error("lock", layout_.lock_file(), errno);
+        }
+        lock_file_ = std::move(*lock);
+    }
+
+    for (std::filesystem::directory_iterator it(layout_.tmp(), ec), end; !ec && it != end;
+         it.increment(ec)) {
+        remove_tree_quietly(it->path());
+    }
+    if (ec) return io_error("list", layout_.tmp(), ec.value());
+
+    std::vector<std::string> upload_ids;
+    for (std::filesystem::directory_iterator it(layout_.uploads(), ec), end; !ec && it != end;
+         it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        if (is_valid_upload_id(name)) upload_ids.push_back(std::move(name));
+    }
+    if (ec) return io_error("list", layout_.uploads(), ec.value());
+    for (const auto& id : upload_ids) {
+        if (auto r = recover_upload(id); !r) return r;
+    }
+    return sync_dir(layout_.tmp());
+}
+
+core::Result<void> LocalObjectStore::recover_upload(const std::string& upload_id) {
+    const auto dir = layout_.upload_dir(upload_id);
+    auto manifest_text = read_small_file(dir / kManifestName);
+    if (manifest_text) {
+        // The complete reached its commit point before the crash: finish it.
+        auto manifest = decode_manifest(*manifest_text);
+        if (!manifest) return manifest.error();
+        if (manifest->upload_id != upload_id) {
+            return core::make_error(
+                core::ErrorKind::internal, "InternalError",
+                "manifest in upload " + upload_id + " names upload " + manifest->upload_id);
+        }
+        return finish_complete(*manifest);
+    }
+    if (!is_not_found(manifest_text.error())) return manifest_text.error();
+
+    auto scan = scan_parts(dir);
+    if (!scan) return scan.error();
+    if (scan->superseded.empty()) return {};
+    for (const auto& name : scan->superseded) ::unlink((dir / name).c_str());
+    return sync_dir(dir);
+}
+
+core::Result<std::string> LocalObjectStore::create_multipart(const std::string& key,
+                                                             std::uint64_t max_part_size) {
+    if (!is_valid_key(key)) return invalid_key(key);
+    if (max_part_size == 0) {
+        return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
+                                "max_part_size must be positive");
+    }
+    const std::string upload_id = core::new_id(kUploadIdPrefix);
+    const UploadRecord record{key, max_part_size, core::to_unix(clock_.now())};
+
+    // Built in tmp/ and renamed in whole, so an upload directory always has its record.
+    const auto staging = layout_.new_temp_path();
+    auto r = make_dir(staging);
+    if (r) r = write_new_file(staging / kUploadRecordName, encode(record));
+    if (r) r = sync_dir(staging);
+    if (r) r = rename_path(staging, layout_.upload_dir(upload_id));
+    if (r) r = sync_dir(layout_.uploads());
+    if (!r) {
+        remove_tree_quietly(staging);
+        return r.error();
+    }
+    return upload_id;
+}
+
+core::Result<std::string> LocalObjectStore::presign_part(const std::string& key,
+                                                         const std::string& upload_id,
+                                                         std::uint32_t part_number,
+                                                         std::chrono::seconds ttl) {
+    if (!is_valid_key(key)) return invalid_key(key);
+    if (!is_valid_upload_id(upload_id)) return no_such_upload(upload_id);
+    if (!is_valid_part_number(part_number)) return invalid_part_number(part_number);
+    return presign("PUT", key,
+                   {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}}, ttl);
+}
+
+core::Result<std::string> LocalObjectStore::presign_get(const std::string& key,
+                                                        std::chrono::seconds ttl) {
+    if (!is_valid_key(key)) return invalid_key(key);
+    return presign("GET", key, {}, ttl);
+}
+
+core::Result<std::string> LocalObjectStore::presign(std::string method, const std::string& key,
+                                                    s3::QueryParams query,
+                                                    std::chrono::seconds ttl) const {
+    if (ttl.count() <= 0 || ttl.count() > s3::kMaxExpiresSeconds) {
+        return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
+                                "a presigned URL must expire within 1 second to 7 days");
+    }
+    s3::PresignInput in;
+    in.method = std::move(method);
+    in.endpoint = options_.public_url;
+    in.path = "/" + options_.bucket + "/" + key;
+    in.query = std::move(query);
+    in.now = clock_.now();
+    in.expires = ttl;
+    in.region = options_.region;
+    return s3::presign_url(options_.credentials, in);
+}
+
+core::Result<UploadRecord> LocalObjectStore::read_upload(const std::string& key,
+                                                         const std::string& upload_id) {
+    if (!is_valid_key(key) || !is_valid_upload_id(upload_id)) return no_such_upload(upload_id);
+    auto text = read_small_file(layout_.upload_dir(upload_id) / kUploadRecordName);
+    if (!text) return is_not_found(text.error()) ? no_such_upload(upload_id) : text.error();
+    auto record = decode_upload_record(*text);
+    if (!record) return record.error();
+    // S3 answers NoSuchUpload when the upload id belongs to another key.
+    if (record->key != key) return no_such_upload(upload_id);
+    return record;
+}
+
+core::Result<std::vector<PartInfo>> LocalObjectStore::list_parts(const std::string& key,
+                                                                 const std::string& upload_id) {
+    if (auto record = read_upload(key, upload_id); !record) return record.error();
+    auto scan = scan_parts(layout_.upload_dir(upload_id));
+    if (!scan) return is_not_found(scan.error()) ? no_such_upload(upload_id) : scan.error();
+    std::vector<PartInfo> parts;
+    parts.reserve(scan->parts.size());
+    for (auto& [number, part] : scan->parts) parts.push_back(std::move(part.info));
+    return parts;
+}
+
+core::Result<std::unique_ptr<PartWriter>> LocalObjectStore::begin_part(
+    const std::string& key, const std::string& upload_id, std::uint32_t part_number,
+    std::uint64_t content_length) {
+    auto record = read_upload(key, upload_id);
+    if (!record) return record.error();
+    if (!is_valid_part_number(part_number)) return invalid_part_number(part_number);
+    if (content_length > record->max_part_size) {
+        return core::make_error(core::ErrorKind::too_large, "EntityTooLarge",
+                                "a part of " + std::to_string(content_length) +
+                                    " bytes is over this upload's part size of " +
+                                    std::to_string(record->max_part_size));
+    }
+    auto temp = File::open(layout_.new_temp_path(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (!temp) return temp.error();
+    return std::make_unique<LocalPartWriter>(
+        std::move(*temp),
+        PartDestination{layout_.upload_dir(upload_id), upload_id, part_number, content_length},
+        upload_locks_);
+}
+
+core::Result<ObjectInfo> LocalObjectStore::complete(
+    const std::string& key, const std::string& upload_id, const std::vector<PartRef>& parts,
+    const std::optional<std::string>& expected_md5) {
+    if (!is_valid_key(key) || !is_valid_upload_id(upload_id)) return no_such_upload(upload_id);
+    auto wanted = normalise_part_list(parts);
+    if (!wanted) return wanted.error();
+    auto guard = upload_locks_.lock(upload_id);
+    return complete_locked(key, upload_id, *wanted, expected_md5);
+}
+
+core::Result<ObjectInfo> LocalObjectStore::complete_locked(
+    const std::string& key, const std::string& upload_id, const std::vector<PartRef>& parts,
+    const std::optional<std::string>& expected_md5) {
+    auto record = read_upload(key, upload_id);
+    if (!record) {
+        if (!is_not_found(record.error())) return record.error();
+        // A retry of a complete that already succeeded answers the same object.
+        auto existing = read_object_manifest(key);
+        if (!existing || existing->upload_id != upload_id || !same_parts(*existing, parts)) {
+            return record.error();
+        }
+        if (md5_differs(expected_md5, existing->md5)) {
+            return bad_digest(*expected_md5, existing->md5);
+        }
+        return info_of(*existing);
+    }
+
+    const auto dir = layout_.upload_dir(upload_id);
+    auto decided_text = read_small_file(dir / kManifestName);
+    if (decided_text) {
+        // An earlier complete wrote its manifest but could not rename: finish that one
+        // if it is this one, else it never answered success and is dropped.
+        auto decided = decode_manifest(*decided_text);
+        if (decided && same_parts(*decided, parts) && !md5_differs(expected_md5, decided->md5)) {
+            if (auto r = finish_complete(*decided); !r) return r.error();
+            return info_of(*decided);
+        }
+        if (::unlink((dir / kManifestName).c_str()) != 0) {
+            return io_error("unlink", dir / kManifestName, errno);
+        }
+    } else if (!is_not_found(decided_text.error())) {
+        return decided_text.error();
+    }
+
+    auto manifest = build_manifest(key, upload_id, parts);
+    if (!manifest) return manifest.error();
+    if (md5_differs(expected_md5, manifest->md5)) return bad_digest(*expected_md5, manifest->md5);
+
+    // The commit point: from here a crash finishes this complete at the next start.
+    if (auto r =
+            write_file_durably(layout_.new_temp_path(), dir / kManifestName, encode(*manifest));
+        !r) {
+        return r.error();
+    }
+    if (auto r = finish_complete(*manifest); !r) {
+        // Reopen the upload, as the caller is told the complete failed. If even this
+        // fails, a retry or the next start finishes the manifest instead.
+        ::unlink((dir / kManifestName).c_str());
+        return r.error();
+    }
+    return info_of(*manifest);
+}
+
+core::Result<Manifest> LocalObjectStore::build_manifest(const std::string& key,
+                                                        const std::string& upload_id,
+                                                        const std::vector<PartRef>& parts) {
+    const auto dir = layout_.upload_dir(upload_id);
+    auto scan = scan_parts(dir);
+    if (!scan) return scan.error();
+
+    Manifest manifest;
+    manifest.key = key;
+    manifest.upload_id = upload_id;
+    for (const auto& wanted : parts) {
+        auto found = scan->parts.find(wanted.part_number);
+        if (found == scan->parts.end()) {
+            return core::make_error(
+                core::ErrorKind::invalid_input, "InvalidPart",
+                "part " + std::to_string(wanted.part_number) + " was never uploaded");
+        }
+        if (found->second.info.etag != wanted.etag) {
+            return core::make_error(core::ErrorKind::invalid_input, "InvalidPart",
+                                    "part " + std::to_string(wanted.part_number) +
+                                        ": expected ETag " + wanted.etag +
+                                        ", the stored part has " + found->second.info.etag);
+        }
+        manifest.parts.push_back(
+            ManifestPart{wanted.part_number, found->second.file, 0, wanted.etag});
+    }
+
+    // Streamed: the object's bytes are never in memory at once.
+    core::Md5 md5;
+    std::vector<std::uint8_t> buffer(kHashBufferBytes);
+    for (auto& part : manifest.parts) {
+        auto file = File::open(dir / part.file, O_RDONLY);
+        if (!file) return file.error();
+        for (;;) {
+            auto n = file->pread_full(part.size, buffer);
+            if (!n) return n.error();
+            if (*n == 0) break;
+            md5.update(std::span<const std::uint8_t>(buffer.data(), *n));
+            part.size += *n;
+        }
+        manifest.size += part.size;
+    }
+    manifest.md5 = core::to_hex(md5.finish());
+    manifest.completed_at = core::to_unix(clock_.now());
+    return manifest;
+}
+
+core::Result<void> LocalObjectStore::finish_complete(const Manifest& manifest) {
+    auto guard = key_locks_.lock(manifest.key);
+    const auto object_dir = layout_.object_dir(manifest.key);
+    const auto upload_dir = layout_.upload_dir(manifest.upload_id);
+
+    // Directories cannot be renamed over a non-empty one, so an older object of this
+    // key goes to tmp/ first. A crash in between leaves the manifest-bearing upload,
+    // which the next start renames in.
+    std::optional<std::filesystem::path> displaced;
+    if (path_exists(object_dir)) {
+        displaced = layout_.new_temp_path();
+        if (auto r = rename_path(object_dir, *displaced); !r) return r;
+    }
+    if (auto r = rename_path(upload_dir, object_dir); !r) {
+        if (displaced) ::rename(displaced->c_str(), object_dir.c_str());
+        return r;
+    }
+    if (auto r = sync_dir(layout_.objects()); !r) return r;
+    if (auto r = sync_dir(layout_.uploads()); !r) return r;
+    if (displaced) remove_tree_quietly(*displaced);
+
+    std::set<std::string> named;
+    for (const auto& p : manifest.parts) named.insert(p.file);
+    if (auto scan = scan_parts(object_dir)) {
+        for (const auto& name : scan->superseded) ::unlink((object_dir / name).c_str());
+        for (const auto& [number, part] : scan->parts) {
+            if (!named.contains(part.file)) ::unlink((object_dir / part.file).c_str());
+        }
+    }
+    return {};
+}
+
+core::Result<void> LocalObjectStore::abort(const std::string& key, const std::string& upload_id) {
+    if (!is_valid_key(key) || !is_valid_upload_id(upload_id)) return no_such_upload(upload_id);
+    auto guard = upload_locks_.lock(upload_id);
+    if (auto record = read_upload(key, upload_id); !record) return record.error();
+    const auto trash = layout_.new_temp_path();
+    if (auto r = rename_path(layout_.upload_dir(upload_id), trash); !r) {
+        return is_not_found(r.error()) ? no_such_upload(upload_id) : r.error();
+    }
+    auto synced = sync_dir(layout_.uploads());
+    remove_tree_quietly(trash);
+    return synced;
+}
+
+core::Result<Manifest> LocalObjectStore::read_object_manifest(const std::string& key) {
+    if (!is_valid_key(key)) return no_such_key(key);
+    auto text = read_small_file(layout_.object_dir(key) / kManifestName);
+    if (!text) return is_not_found(text.error()) ? no_such_key(key) : text.error();
+    return decode_manifest(*text);
+}
+
+core::Result<ObjectInfo> LocalObjectStore::stat(const std::string& key) {
+    auto manifest = read_object_manifest(key);
+    if (!manifest) return manifest.error();
+    return info_of(*manifest);
+}
+
+core::Result<std::unique_ptr<ObjectReader>> LocalObjectStore::open_object(const std::string& key) {
+    auto manifest = read_object_manifest(key);
+    if (!manifest) return manifest.error();
+    auto reader = LocalObjectReader::open(layout_.object_dir(key), *manifest);
+    // Removed between reading the manifest and opening its parts.
+    if (!reader) return is_not_found(reader.error()) ? no_such_key(key) : reader.error();
+    return std::unique_ptr<ObjectReader>(std::move(*reader));
+}
+
+core::Result<void> LocalObjectStore::remove(const std::string& key) {
+    if (!is_valid_key(key)) return invalid_key(key);
+    auto guard = key_locks_.lock(key);
+    const auto trash = layout_.new_temp_path();
+    if (auto r = rename_path(layout_.object_dir(key), trash); !r) {
+        return is_not_found(r.error()) ? core::Result<void>{} : r;
+    }
+    auto synced = sync_dir(layout_.objects());
+    remove_tree_quietly(trash);
+    return synced;
+}
+
+}  // namespace audiodrop::storage

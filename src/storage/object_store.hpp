@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+
+namespace audiodrop::storage {
+
+// A part as the store holds it. `etag` is lowercase hex MD5 without quotes.
+struct PartInfo {
+    std::uint32_t part_number = 0;
+    std::string etag;
+    std::uint64_t size = 0;
+};
+
+// A part the caller wants assembled, as named in complete-upload.
+struct PartRef {
+    std::uint32_t part_number = 0;
+    std::string etag;  // lowercase hex, no quotes
+};
+
+struct ObjectInfo {
+    std::uint64_t size = 0;
+    std::string md5;  // lowercase hex MD5 of the whole object
+};
+
+// Where the bytes live. The service never carries a byte itself: clients PUT parts and
+// GET objects through URLs presigned here. Errors: not_found ("NoSuchUpload",
+// "NoSuchKey"), invalid_input ("InvalidPart", "BadDigest"), unavailable when the
+// store cannot be reached, storage_full when it has no space. Thread-safe.
+class ObjectStore {
+  public:
+    virtual ~ObjectStore() = default;
+
+    // Starts a multipart upload of `key`; parts larger than max_part_size are refused
+    // where the store can enforce it. Returns the store's upload id.
+    virtual core::Result<std::string> create_multipart(const std::string& key,
+                                                       std::uint64_t max_part_size) = 0;
+    // A URL the client PUTs one part's bytes to; computed locally, no network call.
+    virtual core::Result<std::string> presign_part(const std::string& key,
+                                                   const std::string& upload_id,
+                                                   std::uint32_t part_number,
+                                                   std::chrono::seconds ttl) = 0;
+    // Parts received so far, ascending by part number.
+    virtual core::Result<std::vector<PartInfo>> list_parts(const std::string& key,
+                                                           const std::string& upload_id) = 0;
+    // Assembles `parts` (ascending, each ETag matching the stored part) into the object
+    // `key` and returns its size and MD5. When expected_md5 is given and differs, fails
+    // with "BadDigest" and leaves the upload open. Idempotent: completing an upload that
+    // already became `key` with the same parts returns the same object.
+    virtual core::Result<ObjectInfo> complete(const std::string& key, const std::string& upload_id,
+                                              const std::vector<PartRef>& parts,
+                                              const std::optional<std::string>& expected_md5) = 0;
+    // Drops the upload and its parts; not_found when it is unknown. Idempotent in
+    // effect: a second abort reports not_found and changes nothing.
+    virtual core::Result<void> abort(const std::string& key, const std::string& upload_id) = 0;
+    // A URL that GETs (and HEADs, with Range) the completed object.
+    virtual core::Result<std::string> presign_get(const std::string& key,
+                                                  std::chrono::seconds ttl) = 0;
+    virtual core::Result<ObjectInfo> stat(const std::string& key) = 0;
+    // Deletes the object; deleting an absent object succeeds (S3 semantics).
+    virtual core::Result<void> remove(const std::string& key) = 0;
+};
+
+}  // namespace audiodrop::storage

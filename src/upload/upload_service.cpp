@@ -1,0 +1,270 @@
+#include "upload/upload_service.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/ids.hpp"
+
+namespace audiodrop::upload {
+namespace {
+
+using core::ErrorKind;
+using core::make_error;
+using metadata::UploadRecord;
+using metadata::UploadState;
+
+std::string lowercase(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+    return out;
+}
+
+core::Error upload_not_found() {
+    return make_error(ErrorKind::not_found, "upload_not_found",
+                      "no upload with this file_id and upload_id belongs to this user");
+}
+
+}  // namespace
+
+UploadService::UploadService(metadata::MetadataStore& metadata, storage::ObjectStore& objects,
+                             const core::Clock& clock, UploadOptions options)
+    : metadata_(metadata), objects_(objects), clock_(clock), options_(std::move(options)) {}
+
+core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uint64_t filesize,
+                                                    std::string_view filetype) {
+    if (filesize == 0) {
+        return make_error(ErrorKind::invalid_input, "invalid_filesize",
+                          "filesize must be a positive integer (bytes)");
+    }
+    if (filesize > options_.max_file_size) {
+        return make_error(ErrorKind::invalid_input, "filesize_too_large",
+                          "filesize " + std::to_string(filesize) + " is over this server's limit of " +
+                              std::to_string(options_.max_file_size) + " bytes");
+    }
+    const std::string type = lowercase(filetype);
+    const auto& allowed = options_.allowed_filetypes;
+    if (std::find(allowed.begin(), allowed.end(), type) == allowed.end()) {
+        return make_error(ErrorKind::invalid_input, "unsupported_filetype",
+                          "filetype '" + std::string(filetype) +
+                              "' is not allowed; use one of: " + join(allowed));
+    }
+    AUDIODROP_TRY_ASSIGN(auto open, metadata_.count_open_uploads(owner.client_id, owner.user_id));
+    if (open >= options_.max_open_uploads_per_user) {
+        auto e = make_error(ErrorKind::rate_limited, "too_many_open_uploads",
+                            "this user has " + std::to_string(open) +
+                                " uploads in progress; complete or abort some first");
+        e.retry_after_seconds = 60;
+        return e;
+    }
+
+    const PartPlan plan = plan_parts(filesize);
+    const auto now = clock_.now();
+    UploadRecord u;
+    u.file_id = core::new_id("file_");
+    u.upload_id = core::new_id("upload_");
+    u.client_id = owner.client_id;
+    u.user_id = owner.user_id;
+    u.filesize = filesize;
+    u.filetype = type;
+    u.chunk_size = plan.chunk_size;
+    u.part_count = plan.part_count;
+    u.object_key = u.file_id + "." + type;
+    u.created_at = now;
+    u.expires_at = now + options_.upload_ttl;
+    AUDIODROP_TRY_ASSIGN(u.storage_upload_id, objects_.create_multipart(u.object_key, plan.chunk_size));
+    if (auto r = metadata_.create_upload(u); !r) {
+        (void)objects_.abort(u.object_key, u.storage_upload_id);
+        return r.error();
+    }
+
+    StartedUpload out{u.file_id, u.upload_id, plan.chunk_size, {}};
+    out.parts.reserve(plan.part_count);
+    for (std::uint32_t n = 1; n <= plan.part_count; ++n) {
+        AUDIODROP_TRY_ASSIGN(auto url,
+                          objects_.presign_part(u.object_key, u.storage_upload_id, n,
+                                                options_.upload_ttl));
+        out.parts.push_back(PresignedPart{n, std::move(url)});
+    }
+    return out;
+}
+
+core::Result<UploadRecord> UploadService::find_owned(const Owner& owner, const std::string& file_id,
+                                                     std::string_view not_found_code) {
+    AUDIODROP_TRY_ASSIGN(auto found, metadata_.find_upload(file_id));
+    if (!found || found->client_id != owner.client_id || found->user_id != owner.user_id) {
+        return make_error(ErrorKind::not_found, std::string(not_found_code),
+                          "no file '" + file_id + "' belongs to this user");
+    }
+    return std::move(*found);
+}
+
+core::Result<UploadRecord> UploadService::find_owned_upload(const Owner& owner,
+                                                            const std::string& file_id,
+                                                            const std::string& upload_id) {
+    auto u = find_owned(owner, file_id, "upload_not_found");
+    if (!u || u->upload_id != upload_id) return upload_not_found();
+    return u;
+}
+
+core::Result<void> UploadService::require_open(const UploadRecord& u) {
+    switch (u.state) {
+        case UploadState::open:
+            if (clock_.now() < u.expires_at) return {};
+            [[fallthrough]];
+        case UploadState::expired:
+            return make_error(ErrorKind::gone, "upload_expired",
+                              "this upload expired before it was completed; start a new one");
+        case UploadState::aborted:
+            return make_error(ErrorKind::conflict, "upload_aborted", "this upload was aborted");
+        case UploadState::completed:
+            return make_error(ErrorKind::conflict, "upload_completed",
+                              "this upload is already completed");
+    }
+    return make_error(ErrorKind::internal, "internal", "unknown upload state");
+}
+
+core::Result<CompletedFile> UploadService::completed_answer(const UploadRecord& u) {
+    AUDIODROP_TRY_ASSIGN(auto url, objects_.presign_get(u.object_key, options_.download_url_ttl));
+    return CompletedFile{u.file_id, u.filetype, std::move(url), u.file_md5};
+}
+
+core::Result<CompletedFile> UploadService::complete(const Owner& owner,
+                                                    const CompleteRequest& req) {
+    AUDIODROP_TRY_ASSIGN(auto u, find_owned_upload(owner, req.file_id, req.upload_id));
+    if (lowercase(req.filetype) != u.filetype) {
+        return make_error(ErrorKind::invalid_input, "filetype_mismatch",
+                          "filetype '" + req.filetype + "' differs from '" + u.filetype +
+                              "' given when the upload was started");
+    }
+    std::optional<std::string> want_md5;
+    if (req.file_md5) {
+        want_md5 = normalize_md5(*req.file_md5);
+        if (!want_md5) {
+            return make_error(ErrorKind::invalid_input, "invalid_file_md5",
+                              "file_md5 must be the file's MD5 as 32 hex digits");
+        }
+    }
+    AUDIODROP_TRY_ASSIGN(auto parts, check_part_list(req.part_list, u.part_count));
+    const std::string digest = part_list_digest(parts);
+
+    if (u.state == UploadState::completed) {
+        if (u.part_list_digest == digest) return completed_answer(u);
+        return make_error(ErrorKind::conflict, "upload_completed",
+                          "this upload was already completed with a different part_list");
+    }
+    AUDIODROP_TRY(require_open(u));
+
+    AUDIODROP_TRY_ASSIGN(auto stored, objects_.list_parts(u.object_key, u.storage_upload_id));
+    const PartPlan plan{u.chunk_size, u.part_count};
+    AUDIODROP_TRY(check_against_stored(parts, stored, plan, u.filesize));
+
+    auto object = objects_.complete(u.object_key, u.storage_upload_id, parts, want_md5);
+    if (!object) {
+        if (object.error().code == "BadDigest") {
+            return make_error(ErrorKind::invalid_input, "md5_mismatch",
+                              object.error().message +
+                                  "; the upload is still open: re-send the parts and complete again");
+        }
+        return object.error();
+    }
+    AUDIODROP_TRY_ASSIGN(auto won,
+                         metadata_.mark_completed(u.file_id, object->md5, digest, clock_.now()));
+    if (!won) {
+        // Another request (or replica) decided first: answer as its outcome says.
+        AUDIODROP_TRY_ASSIGN(auto winner, find_owned_upload(owner, u.file_id, u.upload_id));
+        if (winner.state == UploadState::completed && winner.part_list_digest == digest) {
+            return completed_answer(winner);
+        }
+        AUDIODROP_TRY(require_open(winner));
+        return make_error(ErrorKind::conflict, "upload_completed",
+                          "this upload was completed concurrently; retry to see its result");
+    }
+    u.state = UploadState::completed;
+    u.file_md5 = object->md5;
+    u.part_list_digest = digest;
+    return completed_answer(u);
+}
+
+core::Result<ReceivedParts> UploadService::list_parts(const Owner& owner,
+                                                      const std::string& file_id,
+                                                      const std::string& upload_id) {
+    AUDIODROP_TRY_ASSIGN(auto u, find_owned_upload(owner, file_id, upload_id));
+    AUDIODROP_TRY(require_open(u));
+    AUDIODROP_TRY_ASSIGN(auto parts, objects_.list_parts(u.object_key, u.storage_upload_id));
+    return ReceivedParts{std::move(u), std::move(parts)};
+}
+
+core::Result<UploadRecord> UploadService::abort(const Owner& owner, const std::string& file_id,
+                                                const std::string& upload_id) {
+    AUDIODROP_TRY_ASSIGN(auto u, find_owned_upload(owner, file_id, upload_id));
+    if (u.state == UploadState::aborted) return u;  // aborting twice is harmless
+    AUDIODROP_TRY(require_open(u));
+    AUDIODROP_TRY_ASSIGN(auto won, metadata_.transition(u.file_id, UploadState::open, UploadState::aborted));
+    if (!won) {
+        AUDIODROP_TRY_ASSIGN(auto now_u, find_owned_upload(owner, file_id, upload_id));
+        if (now_u.state != UploadState::aborted) AUDIODROP_TRY(require_open(now_u));
+        return now_u;
+    }
+    // The record already says aborted; a failure to drop the parts now leaves them to
+    // the store's own expiry, never to a client.
+    (void)objects_.abort(u.object_key, u.storage_upload_id);
+    u.state = UploadState::aborted;
+    return u;
+}
+
+core::Result<FileView> UploadService::get_file(const Owner& owner, const std::string& file_id) {
+    AUDIODROP_TRY_ASSIGN(auto u, find_owned(owner, file_id, "file_not_found"));
+    if (u.state == UploadState::open && clock_.now() >= u.expires_at) u.state = UploadState::expired;
+    FileView view{std::move(u), std::nullopt};
+    if (view.upload.state == UploadState::completed) {
+        AUDIODROP_TRY_ASSIGN(view.download_url,
+                          objects_.presign_get(view.upload.object_key, options_.download_url_ttl));
+    }
+    return view;
+}
+
+core::Result<void> UploadService::delete_file(const Owner& owner, const std::string& file_id) {
+    AUDIODROP_TRY_ASSIGN(auto u, find_owned(owner, file_id, "file_not_found"));
+    if (u.state == UploadState::completed) {
+        AUDIODROP_TRY(objects_.remove(u.object_key));
+    } else if (auto r = objects_.abort(u.object_key, u.storage_upload_id);
+               !r && r.error().kind != ErrorKind::not_found) {
+        return r.error();
+    }
+    // Bytes first, record last: a crash in between leaves a record whose DELETE can be
+    // repeated, never bytes nobody can find.
+    return metadata_.remove_upload(u.file_id);
+}
+
+core::Result<std::size_t> UploadService::sweep_expired(std::size_t batch) {
+    AUDIODROP_TRY_ASSIGN(auto expired, metadata_.find_expired_open(clock_.now(), batch));
+    std::size_t count = 0;
+    for (const auto& u : expired) {
+        AUDIODROP_TRY_ASSIGN(auto won,
+                          metadata_.transition(u.file_id, UploadState::open, UploadState::expired));
+        if (!won) continue;  // completed or aborted meanwhile, or another replica got it
+        ++count;
+        if (auto r = objects_.abort(u.object_key, u.storage_upload_id);
+            !r && r.error().kind != ErrorKind::not_found) {
+            return r.error();
+        }
+    }
+    return count;
+}
+
+core::Result<void> UploadService::check_ready() {
+    AUDIODROP_TRY(metadata_.find_upload("file_readiness_probe"));
+    if (auto r = objects_.stat("readiness-probe"); !r && r.error().kind != ErrorKind::not_found) {
+        return r.error();
+    }
+    return {};
+}
+
+}  // namespace audiodrop::upload

@@ -1,0 +1,115 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "metadata/metadata_store.hpp"
+#include "storage/object_store.hpp"
+#include "upload/completion_check.hpp"
+#include "upload/part_plan.hpp"
+
+namespace audiodrop::upload {
+
+// The user an upload belongs to: a partner's end user. Another owner's upload is
+// reported as not found, never as forbidden, so ids leak nothing.
+struct Owner {
+    std::string client_id;
+    std::string user_id;
+};
+
+struct UploadOptions {
+    std::uint64_t max_file_size = 5ULL * 1024 * 1024 * 1024;
+    std::vector<std::string> allowed_filetypes;  // lowercase
+    std::chrono::seconds upload_ttl{24 * 3600};
+    std::chrono::seconds download_url_ttl{24 * 3600};
+    unsigned max_open_uploads_per_user = 100;
+};
+
+struct PresignedPart {
+    std::uint32_t part_number = 0;
+    std::string url;
+};
+
+struct StartedUpload {
+    std::string file_id;
+    std::string upload_id;
+    std::uint64_t chunk_size = 0;
+    std::vector<PresignedPart> parts;
+};
+
+struct CompleteRequest {
+    std::string file_id;
+    std::string upload_id;
+    std::vector<RequestedPart> part_list;
+    std::string filetype;
+    std::optional<std::string> file_md5;
+};
+
+struct CompletedFile {
+    std::string file_id;
+    std::string filetype;
+    std::string download_url;
+    std::string file_md5;
+};
+
+struct ReceivedParts {
+    metadata::UploadRecord upload;
+    std::vector<storage::PartInfo> parts;
+};
+
+struct FileView {
+    metadata::UploadRecord upload;
+    std::optional<std::string> download_url;  // only once completed
+};
+
+// The File Upload API's logic: plans uploads, checks completions, moves uploads
+// through open -> completed | aborted | expired, and sweeps what was abandoned.
+// Every state change is decided by one compare-and-set in the metadata store, so
+// concurrent calls (or replicas) end in exactly one outcome. Thread-safe.
+class UploadService {
+public:
+    UploadService(metadata::MetadataStore& metadata, storage::ObjectStore& objects,
+                  const core::Clock& clock, UploadOptions options);
+
+    // Errors: invalid_input "filesize_too_large" / "unsupported_filetype";
+    // rate_limited "too_many_open_uploads".
+    core::Result<StartedUpload> generate(const Owner& owner, std::uint64_t filesize,
+                                         std::string_view filetype);
+    // See DESIGN §2 complete-upload for every rule; idempotent for the same part list.
+    core::Result<CompletedFile> complete(const Owner& owner, const CompleteRequest& req);
+    core::Result<ReceivedParts> list_parts(const Owner& owner, const std::string& file_id,
+                                           const std::string& upload_id);
+    core::Result<metadata::UploadRecord> abort(const Owner& owner, const std::string& file_id,
+                                               const std::string& upload_id);
+    core::Result<FileView> get_file(const Owner& owner, const std::string& file_id);
+    // Erases the file (or open upload) and its bytes.
+    core::Result<void> delete_file(const Owner& owner, const std::string& file_id);
+
+    // Expires open uploads past their expiry and releases their parts. Returns how
+    // many it expired. Called periodically by the server; safe on several replicas.
+    core::Result<std::size_t> sweep_expired(std::size_t batch);
+
+    // Both stores answer (for /readyz).
+    core::Result<void> check_ready();
+
+private:
+    core::Result<metadata::UploadRecord> find_owned(const Owner& owner, const std::string& file_id,
+                                                    std::string_view not_found_code);
+    core::Result<metadata::UploadRecord> find_owned_upload(const Owner& owner,
+                                                           const std::string& file_id,
+                                                           const std::string& upload_id);
+    core::Result<CompletedFile> completed_answer(const metadata::UploadRecord& u);
+    core::Result<void> require_open(const metadata::UploadRecord& u);
+
+    metadata::MetadataStore& metadata_;
+    storage::ObjectStore& objects_;
+    const core::Clock& clock_;
+    UploadOptions options_;
+};
+
+}  // namespace audiodrop::upload

@@ -1,0 +1,655 @@
+"""Harness for the audiodrop integration tests.
+
+Starts the real `audiodrop-server` binary on free loopback ports with a temporary
+data directory and drives it over HTTP. Everything here talks to 127.0.0.1 only;
+every request has a timeout and every wait loop is bounded in tries and time.
+
+The binary comes from $AUDIODROP_SERVER (CTest sets it); run a test file directly
+with `AUDIODROP_SERVER=build/bin/audiodrop-server /usr/bin/python3 test_x.py`.
+"""
+
+import base64
+import hashlib
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+CHUNK_SIZE = 5 * MiB
+MAX_PARTS = 10000
+BASE_PATH = "/developer/api"
+TIMEOUT = 30  # seconds, for every single HTTP request
+STORAGE_REGION = "us-east-1"
+
+# Loopback only: never let a proxy from the environment see our traffic.
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+# Servers started by this process, so their logs can be shown when a test fails.
+_servers = []
+
+
+def server_binary():
+    path = os.environ.get("AUDIODROP_SERVER")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "build", "bin", "audiodrop-server")
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"audiodrop-server binary not found at {path}; set AUDIODROP_SERVER")
+    return path
+
+
+def free_ports(count):
+    """Ports the kernel just handed out on 127.0.0.1, all distinct."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def random_text(n, alphabet=string.ascii_letters + string.digits):
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def random_bytes(n):
+    return os.urandom(n)
+
+
+def md5_hex(data):
+    return hashlib.md5(data).hexdigest()
+
+
+def md5_b64(data):
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def quoted(etag_hex):
+    return f'"{etag_hex}"'
+
+
+def split_parts(data, chunk_size):
+    """The part bodies of `data` for a given ChunkSize, part 1 first."""
+    return [data[i:i + chunk_size] for i in range(0, len(data), chunk_size)] or [b""]
+
+
+def expected_chunk_size(filesize):
+    """ChunkSize per the contract: 5 MiB, grown in whole MiB so parts <= 10,000."""
+    chunk = CHUNK_SIZE
+    while math.ceil(filesize / chunk) > MAX_PARTS:
+        chunk += MiB
+    return chunk
+
+
+class Server:
+    """One audiodrop-server process on free loopback ports.
+
+    Use as a context manager, or call start()/stop(). stop() sends SIGTERM and checks
+    the exit code is 0. kill9() and restart() keep the data dir, ports and storage
+    keys, so presigned URLs handed out before a restart stay valid.
+    """
+
+    def __init__(self, *extra_args, region=None, token_rpm=1000, env=None, data_dir=None,
+                 storage_keys=None, explicit_keys=True):
+        self.extra_args = [str(a) for a in extra_args]
+        self.region = region
+        self.token_rpm = token_rpm
+        self.extra_env = dict(env or {})
+        self.root = tempfile.mkdtemp(prefix="audiodrop-itest-")
+        self.data_dir = data_dir or os.path.join(self.root, "data")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.log_path = os.path.join(self.root, "server.log")
+        self.port, self.storage_port = free_ports(2)
+        if storage_keys:
+            self.access_key, self.secret_key = storage_keys
+        else:
+            self.access_key = "AKIA" + random_text(16, string.ascii_uppercase + string.digits)
+            self.secret_key = random_text(40)
+        # Without explicit keys the server generates its own (boto3 tests need them).
+        self.explicit_keys = explicit_keys
+        self.proc = None
+        self.starts = 0
+        _servers.append(self)
+
+    # URLs -----------------------------------------------------------------------
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self):
+        return self.base_url + BASE_PATH
+
+    @property
+    def storage_url(self):
+        return f"http://127.0.0.1:{self.storage_port}"
+
+    # Process --------------------------------------------------------------------
+    def command(self):
+        cmd = [server_binary(), "serve",
+               "--listen", f"127.0.0.1:{self.port}",
+               "--storage-listen", f"127.0.0.1:{self.storage_port}",
+               "--data-dir", self.data_dir]
+        if self.explicit_keys:
+            cmd += ["--storage-access-key", self.access_key,
+                    "--storage-secret-key", self.secret_key]
+        if self.region:
+            cmd += ["--region", self.region]
+        if self.token_rpm is not None:
+            cmd += ["--token-requests-per-minute", str(self.token_rpm)]
+        return cmd + self.extra_args
+
+    def env(self):
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        return env
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self):
+        assert not self.running(), "server already running"
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"===== start #{self.starts}: {' '.join(self.command())}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=self.env())
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self, tries=200, interval=0.1):
+        """Polls /healthz; at most `tries` attempts (about tries * interval seconds)."""
+        session = http_session()
+        deadline = time.monotonic() + tries * interval + 10
+        for _ in range(tries):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode} while starting\n"
+                                   + self.log_tail())
+            try:
+                if session.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                break
+            time.sleep(interval)
+        raise RuntimeError("server did not answer /healthz in time\n" + self.log_tail())
+
+    def stop(self, timeout=30):
+        """SIGTERM, wait, and insist on exit code 0."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise AssertionError(f"server did not exit within {timeout}s of SIGTERM\n"
+                                 + self.log_tail())
+        if rc != 0:
+            raise AssertionError(f"server exited with {rc} after SIGTERM\n" + self.log_tail())
+        return rc
+
+    def kill9(self):
+        if self.running():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def restart(self):
+        """Stops (gracefully, if still running) and starts on the same data dir and ports."""
+        if self.running():
+            self.stop()
+        # The ports were ours a moment ago; a server that sets SO_REUSEADDR rebinds at once.
+        return self.start()
+
+    def log_tail(self, limit=12000):
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return "(no server log)"
+        text = data[-limit:].decode(errors="replace")
+        return f"--- server log {self.log_path} (last {min(limit, len(data))} bytes) ---\n{text}"
+
+    def cleanup(self):
+        if self.running():
+            self.kill9()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.stop()
+        else:
+            self.kill9()
+        return False
+
+
+def create_partner(server, name=None, env=None):
+    """Runs `audiodrop-server partner create` on the server's data dir."""
+    name = name or ("partner-" + random_text(8))
+    run_env = server.env()
+    if server.region:
+        run_env["AUDIODROP_REGION"] = server.region
+    run_env.update(env or {})
+    proc = subprocess.run([server_binary(), "partner", "create", "--name", name,
+                           "--data-dir", server.data_dir],
+                          capture_output=True, timeout=60, env=run_env, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise AssertionError(f"partner create exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
+    out = proc.stdout.decode().strip()
+    lines = out.splitlines()
+    if len(lines) != 1:
+        raise AssertionError(f"partner create must print exactly one JSON line, got: {out!r}")
+    cred = json.loads(lines[0])
+    if not (isinstance(cred, dict) and cred.get("client_id") and cred.get("secret_key")):
+        raise AssertionError(f"partner create printed {cred!r}")
+    return cred
+
+
+def http_session():
+    s = requests.Session()
+    s.trust_env = False  # no proxies, no netrc
+    return s
+
+
+def basic_auth(client_id, secret_key):
+    return "Basic " + base64.b64encode(f"{client_id}:{secret_key}".encode()).decode()
+
+
+def no_5xx(resp):
+    """No request in this suite deserves a 5xx: every answer passes through here."""
+    if resp.status_code >= 500:
+        raise AssertionError(f"{resp.request.method} {resp.url} -> {resp.status_code}: "
+                             f"{resp.text[:2000]}")
+    return resp
+
+
+class Api:
+    """Thin client for the JSON API of one server; every answer is checked for 5xx."""
+
+    def __init__(self, server):
+        self.server = server
+        self.http = http_session()
+
+    def request(self, method, path, *, token=None, auth=None, json_body=None, data=None,
+                headers=None, params=None, timeout=TIMEOUT):
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = f"Bearer {token}"
+        if auth is not None:
+            h["Authorization"] = auth
+        kwargs = {}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        if data is not None:
+            kwargs["data"] = data
+        resp = self.http.request(method, self.server.api_url + path, headers=h, params=params,
+                                 timeout=timeout, allow_redirects=False, **kwargs)
+        return no_5xx(resp)
+
+    # Authentication ------------------------------------------------------------
+    def partner_token_response(self, client_id, secret_key):
+        return self.request("POST", "/oauth/partner/access-token",
+                            auth=basic_auth(client_id, secret_key))
+
+    def partner_tokens(self, cred):
+        resp = self.partner_token_response(cred["client_id"], cred["secret_key"])
+        assert resp.status_code == 200, f"partner token: {resp.status_code} {resp.text}"
+        return resp.json()
+
+    def refresh_response(self, refresh_token):
+        return self.request("POST", "/oauth/partner/access-token/refresh",
+                            data={"refresh_token": refresh_token})
+
+    def user_token_response(self, partner_access_token, user_id, expires_in=None):
+        body = {"user_id": user_id}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        return self.request("POST", "/open/partner/users/access-token",
+                            token=partner_access_token, json_body=body)
+
+    def user_token(self, partner_access_token, user_id=None):
+        user_id = user_id or ("user_" + random_text(10))
+        resp = self.user_token_response(partner_access_token, user_id)
+        assert resp.status_code == 200, f"user token: {resp.status_code} {resp.text}"
+        return resp.json()["access_token"]
+
+    def new_user(self, cred, user_id=None):
+        """A user token for a fresh (or given) user of partner `cred`."""
+        return self.user_token(self.partner_tokens(cred)["access_token"], user_id)
+
+    # Files ---------------------------------------------------------------------
+    def generate(self, token, filesize, filetype="mp3"):
+        return self.request("POST", "/open/partner/files/upload/generate-presigned-urls",
+                            token=token, json_body={"filesize": filesize, "filetype": filetype})
+
+    def start_upload(self, token, filesize, filetype="mp3"):
+        resp = self.generate(token, filesize, filetype)
+        assert resp.status_code == 200, f"generate: {resp.status_code} {resp.text}"
+        return resp.json()
+
+    def complete(self, token, file_id, upload_id, part_list, filetype="mp3", file_md5=None):
+        body = {"file_id": file_id, "upload_id": upload_id, "part_list": part_list,
+                "filetype": filetype}
+        if file_md5 is not None:
+            body["file_md5"] = file_md5
+        return self.request("POST", "/open/partner/files/upload/complete-upload",
+                            token=token, json_body=body)
+
+    def parts(self, token, file_id, upload_id):
+        return self.request("GET", "/open/partner/files/upload/parts", token=token,
+                            params={"file_id": file_id, "upload_id": upload_id})
+
+    def abort(self, token, file_id, upload_id):
+        return self.request("POST", "/open/partner/files/upload/abort-upload", token=token,
+                            json_body={"file_id": file_id, "upload_id": upload_id})
+
+    def get_file(self, token, file_id):
+        return self.request("GET", f"/open/partner/files/{file_id}", token=token)
+
+    def delete_file(self, token, file_id):
+        return self.request("DELETE", f"/open/partner/files/{file_id}", token=token)
+
+    # Whole flows -----------------------------------------------------------------
+    def upload_file(self, token, data, filetype="mp3", parallel=1, file_md5=None):
+        """generate -> PUT every part -> complete; returns (plan, complete JSON)."""
+        plan = self.start_upload(token, len(data), filetype)
+        etags = put_all_parts(plan, data, parallel=parallel)
+        resp = self.complete(token, plan["FileId"], plan["UploadId"], part_list(etags),
+                             filetype, file_md5)
+        assert resp.status_code == 200, f"complete: {resp.status_code} {resp.text}"
+        return plan, resp.json()
+
+
+# Storage endpoint --------------------------------------------------------------
+_storage_session = None
+
+
+def storage_session():
+    global _storage_session
+    if _storage_session is None:
+        _storage_session = http_session()
+    return _storage_session
+
+
+def put_part(url, body, headers=None, timeout=TIMEOUT):
+    resp = storage_session().put(url, data=body, headers=headers or {}, timeout=timeout)
+    return no_5xx(resp)
+
+
+def put_all_parts(plan, data, parallel=1, only=None):
+    """PUTs the parts of `data` named in `only` (default all); returns {PartNumber: ETag}."""
+    bodies = split_parts(data, plan["ChunkSize"])
+    urls = {p["PartNumber"]: p["PresignedUrl"] for p in plan["Parts"]}
+    numbers = sorted(only if only is not None else urls)
+
+    def one(n):
+        resp = put_part(urls[n], bodies[n - 1])
+        assert resp.status_code == 200, f"PUT part {n}: {resp.status_code} {resp.text}"
+        etag = resp.headers.get("ETag")
+        assert etag == quoted(md5_hex(bodies[n - 1])), f"part {n} ETag {etag!r}"
+        return n, etag
+
+    if parallel > 1:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            return dict(pool.map(one, numbers))
+    return dict(one(n) for n in numbers)
+
+
+def part_list(etags):
+    return [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
+
+
+def download(url, headers=None, method="GET"):
+    resp = storage_session().request(method, url, headers=headers or {}, timeout=TIMEOUT)
+    return no_5xx(resp)
+
+
+def split_storage_url(url):
+    """Path-style storage URL -> (bucket, key, {query param: value})."""
+    u = urllib.parse.urlsplit(url)
+    path = u.path.lstrip("/")
+    bucket, _, key = path.partition("/")
+    return (urllib.parse.unquote(bucket), urllib.parse.unquote(key),
+            dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True)))
+
+
+def s3_client(server, access_key=None, secret_key=None):
+    import boto3
+    from botocore.config import Config
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=server.storage_url,
+        aws_access_key_id=access_key or server.access_key,
+        aws_secret_access_key=secret_key or server.secret_key,
+        region_name=STORAGE_REGION,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                      retries={"max_attempts": 1}, connect_timeout=10, read_timeout=TIMEOUT),
+    )
+
+
+# Assertions --------------------------------------------------------------------
+def assert_api_error(resp, status, code):
+    """An API error: right status, JSON {"error":{"code","message"},"request_id"}.
+
+    `status` and `code` may be sets where the contract allows more than one."""
+    codes = {code} if isinstance(code, str) else set(code)
+    statuses = {status} if isinstance(status, int) else set(status)
+    where = f"{resp.request.method} {resp.url}"
+    assert resp.status_code in statuses, (
+        f"{where}: expected {sorted(statuses)} {sorted(codes)}, got {resp.status_code}: "
+        f"{resp.text[:500]}")
+    ctype = resp.headers.get("Content-Type", "")
+    assert ctype.startswith("application/json"), f"{where}: Content-Type {ctype!r}"
+    try:
+        body = resp.json()
+    except ValueError:
+        raise AssertionError(f"{where}: error body is not JSON: {resp.text[:500]!r}")
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), f"{where}: {body!r}"
+    got = body["error"].get("code")
+    assert got in codes, f"{where}: expected code {sorted(codes)}, got {got!r}: {body!r}"
+    msg = body["error"].get("message")
+    assert isinstance(msg, str) and msg.strip(), f"{where}: empty error.message: {body!r}"
+    rid = body.get("request_id")
+    assert isinstance(rid, str) and rid, f"{where}: missing request_id: {body!r}"
+    return body
+
+
+def s3_error_code(body):
+    """The <Code> of an S3 XML error body (raises if it is not one)."""
+    root = ET.fromstring(body)
+    tag = root.tag.split("}")[-1]
+    assert tag == "Error", f"XML root is {root.tag!r}, not Error: {body[:300]!r}"
+    code = None
+    for child in root:
+        if child.tag.split("}")[-1] == "Code":
+            code = child.text
+    assert code, f"no <Code> in {body[:300]!r}"
+    return code
+
+
+def assert_s3_error(resp, status, code):
+    codes = {code} if isinstance(code, str) else set(code)
+    where = f"{resp.request.method} {resp.url}"
+    assert resp.status_code == status, (
+        f"{where}: expected {status} {sorted(codes)}, got {resp.status_code}: {resp.text[:500]}")
+    if resp.request.method == "HEAD":
+        return None
+    got = s3_error_code(resp.content)
+    assert got in codes, f"{where}: expected S3 code {sorted(codes)}, got {got!r}: {resp.text[:300]}"
+    return got
+
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+
+# Raw HTTP, for what `requests` cannot do (half-sent bodies, silent clients) -----
+class RawHttp:
+    """One raw TCP connection to a loopback URL's host."""
+
+    def __init__(self, url, timeout=10):
+        u = urllib.parse.urlsplit(url)
+        assert u.hostname == "127.0.0.1", url
+        self.host = u.netloc
+        self.target = u.path + (("?" + u.query) if u.query else "")
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+
+    def send_head(self, method, headers, target=None):
+        lines = [f"{method} {target or self.target} HTTP/1.1", f"Host: {self.host}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def readable_within(self, seconds):
+        import select
+        r, _, _ = select.select([self.sock], [], [], seconds)
+        return bool(r)
+
+    def read_response(self, timeout=15):
+        """(status, {lower header: value}, body). Bounded by `timeout` seconds overall."""
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self._recv(deadline)
+            if not chunk:
+                raise AssertionError(f"connection closed before a full response head: {buf!r}")
+            buf += chunk
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        body = rest
+        if "content-length" in headers:
+            need = int(headers["content-length"])
+            while len(body) < need:
+                chunk = self._recv(deadline)
+                if not chunk:
+                    break
+                body += chunk
+            body = body[:need]
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            while not body.endswith(b"0\r\n\r\n"):
+                chunk = self._recv(deadline)
+                if not chunk:
+                    break
+                body += chunk
+            body = _dechunk(body)
+        return status, headers, body
+
+    def wait_closed(self, timeout):
+        """Seconds until the peer closed the connection (any bytes sent first are
+        returned too), or None if it stayed open for `timeout` seconds."""
+        start = time.monotonic()
+        deadline = start + timeout
+        data = b""
+        while time.monotonic() < deadline:
+            try:
+                chunk = self._recv(deadline)
+            except socket.timeout:
+                return None, data
+            except (ConnectionResetError, BrokenPipeError):
+                return time.monotonic() - start, data
+            if not chunk:
+                return time.monotonic() - start, data
+            data += chunk
+        return None, data
+
+    def _recv(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("deadline passed")
+        self.sock.settimeout(remaining)
+        return self.sock.recv(65536)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def _dechunk(body):
+    out = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out += body[:size]
+        body = body[size + 2:]
+    return out
+
+
+class ServerTestCase(unittest.TestCase):
+    """One server and one partner for the whole class; `server_args` adds options."""
+
+    server_args = ()
+    server_kwargs = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(*cls.server_args, **cls.server_kwargs)
+        cls.server.start()
+        cls.api = Api(cls.server)
+        cls.partner = create_partner(cls.server)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def user(self, user_id=None):
+        return self.api.new_user(self.partner, user_id)
+
+
+def main():
+    """unittest.main, then the server logs when something failed, then temp dirs go."""
+    prog = unittest.main(module="__main__", exit=False, verbosity=2)
+    ok = prog.result.wasSuccessful()
+    if not ok:
+        for s in _servers:
+            sys.stderr.write("\n" + s.log_tail() + "\n")
+    for s in _servers:
+        s.cleanup()
+    sys.exit(0 if ok else 1)

@@ -1,0 +1,170 @@
+"""audiodrop's extensions beyond Plaud: parts listing, abort, file status, delete,
+expiry of abandoned uploads, and the operations endpoints."""
+
+import time
+
+import harness
+from harness import CHUNK_SIZE, RFC3339_UTC, assert_api_error, assert_s3_error, md5_hex, quoted
+
+FILE_FIELDS = {"FileId", "UploadId", "Status", "FileSize", "FileType", "ChunkSize", "PartCount",
+               "CreatedAt", "ExpiresAt"}
+COMPLETED_FIELDS = {"CompletedAt", "FileMd5", "DownloadUrl"}
+
+
+class Extensions(harness.ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.token = cls.api.new_user(cls.partner)
+
+    def test_parts_listing_shows_what_was_received(self):
+        data = harness.random_bytes(2 * CHUNK_SIZE + 1000)
+        plan = self.api.start_upload(self.token, len(data))
+        empty = self.api.parts(self.token, plan["FileId"], plan["UploadId"])
+        self.assertEqual(empty.status_code, 200, empty.text)
+        self.assertEqual(empty.json()["Parts"], [])
+        etags = harness.put_all_parts(plan, data, only=[3, 1])
+        resp = self.api.parts(self.token, plan["FileId"], plan["UploadId"])
+        self.assertEqual(resp.status_code, 200, resp.text)
+        body = resp.json()
+        self.assertEqual(set(body), {"FileId", "UploadId", "ChunkSize", "PartCount", "Parts"})
+        self.assertEqual(body["FileId"], plan["FileId"])
+        self.assertEqual(body["UploadId"], plan["UploadId"])
+        self.assertEqual(body["ChunkSize"], CHUNK_SIZE)
+        self.assertEqual(body["PartCount"], 3)
+        self.assertEqual(body["Parts"], [
+            {"PartNumber": 1, "ETag": quoted(md5_hex(data[:CHUNK_SIZE])), "Size": CHUNK_SIZE},
+            {"PartNumber": 3, "ETag": quoted(md5_hex(data[2 * CHUNK_SIZE:])), "Size": 1000},
+        ])
+        self.assertEqual(etags[1], body["Parts"][0]["ETag"])
+        # Resume from the listing: upload what is missing, complete with the listing's ETags.
+        harness.put_all_parts(plan, data, only=[2])
+        listed = self.api.parts(self.token, plan["FileId"], plan["UploadId"]).json()["Parts"]
+        resp = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                                  for p in listed], "mp3", md5_hex(data))
+        self.assertEqual(resp.status_code, 200, resp.text)
+
+    def test_abort_ends_the_upload(self):
+        data = harness.random_bytes(CHUNK_SIZE + 10)
+        plan = self.api.start_upload(self.token, len(data))
+        etags = harness.put_all_parts(plan, data, only=[1])
+        resp = self.api.abort(self.token, plan["FileId"], plan["UploadId"])
+        self.assertEqual(resp.status_code, 200, resp.text)
+        self.assertEqual(resp.json(), {"FileId": plan["FileId"], "UploadId": plan["UploadId"],
+                                       "Status": "aborted"})
+        etags[2] = quoted(md5_hex(data[CHUNK_SIZE:]))
+        assert_api_error(self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                           harness.part_list(etags)), 409, "upload_aborted")
+        put = harness.put_part(plan["Parts"][1]["PresignedUrl"], data[CHUNK_SIZE:])
+        assert_s3_error(put, 404, "NoSuchUpload")
+        status = self.api.get_file(self.token, plan["FileId"])
+        self.assertEqual(status.status_code, 200, status.text)
+        self.assertEqual(status.json()["Status"], "aborted")
+        self.assertFalse(COMPLETED_FIELDS & set(status.json()))
+
+    def test_abort_of_a_completed_upload_is_a_conflict(self):
+        plan, _ = self.api.upload_file(self.token, harness.random_bytes(10))
+        resp = self.api.abort(self.token, plan["FileId"], plan["UploadId"])
+        assert_api_error(resp, 409, {"upload_completed", "upload_not_completed"})
+
+    def test_file_status_goes_from_uploading_to_completed(self):
+        data = harness.random_bytes(CHUNK_SIZE + 33)
+        plan = self.api.start_upload(self.token, len(data), "flac")
+        resp = self.api.get_file(self.token, plan["FileId"])
+        self.assertEqual(resp.status_code, 200, resp.text)
+        before = resp.json()
+        self.assertEqual(set(before), FILE_FIELDS)
+        self.assertEqual(before["FileId"], plan["FileId"])
+        self.assertEqual(before["UploadId"], plan["UploadId"])
+        self.assertEqual(before["Status"], "uploading")
+        self.assertEqual(before["FileSize"], len(data))
+        self.assertEqual(before["FileType"], "flac")
+        self.assertEqual(before["ChunkSize"], CHUNK_SIZE)
+        self.assertEqual(before["PartCount"], 2)
+        self.assertRegex(before["CreatedAt"], RFC3339_UTC)
+        self.assertRegex(before["ExpiresAt"], RFC3339_UTC)
+        self.assertGreater(before["ExpiresAt"], before["CreatedAt"])
+
+        etags = harness.put_all_parts(plan, data)
+        done = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(etags), "flac")
+        self.assertEqual(done.status_code, 200, done.text)
+        after = self.api.get_file(self.token, plan["FileId"]).json()
+        self.assertEqual(set(after), FILE_FIELDS | COMPLETED_FIELDS)
+        self.assertEqual(after["Status"], "completed")
+        self.assertEqual(after["FileMd5"], md5_hex(data))
+        self.assertRegex(after["CompletedAt"], RFC3339_UTC)
+        self.assertGreaterEqual(after["CompletedAt"], after["CreatedAt"])
+        got = harness.download(after["DownloadUrl"])
+        self.assertEqual(got.status_code, 200)
+        self.assertTrue(got.content == data)
+
+    def test_delete_erases_the_file_and_its_bytes(self):
+        data = harness.random_bytes(777)
+        plan, done = self.api.upload_file(self.token, data)
+        resp = self.api.delete_file(self.token, plan["FileId"])
+        self.assertEqual(resp.status_code, 200, resp.text)
+        self.assertEqual(resp.json(), {"FileId": plan["FileId"], "Deleted": True})
+        assert_api_error(self.api.get_file(self.token, plan["FileId"]), 404, "file_not_found")
+        assert_s3_error(harness.download(done["DownloadUrl"]), 404, "NoSuchKey")
+        assert_api_error(self.api.delete_file(self.token, plan["FileId"]), 404, "file_not_found")
+
+    def test_operations_endpoints(self):
+        http = self.api.http
+        base = self.server.base_url
+        self.assertEqual(http.get(base + "/healthz", timeout=harness.TIMEOUT).status_code, 200)
+        self.assertEqual(http.get(base + "/readyz", timeout=harness.TIMEOUT).status_code, 200)
+        metrics = http.get(base + "/metrics", timeout=harness.TIMEOUT)
+        self.assertEqual(metrics.status_code, 200)
+        self.assertTrue(metrics.headers.get("Content-Type", "").startswith("text/plain"),
+                        metrics.headers.get("Content-Type"))
+        lines = [l for l in metrics.text.splitlines() if l.startswith("audiodrop_")]
+        self.assertTrue(lines, metrics.text[:500])
+        for line in lines:
+            name_and_labels, _, value = line.rpartition(" ")
+            float(value)  # every sample line ends in a number
+
+
+class Expiry(harness.ServerTestCase):
+    server_args = ("--upload-ttl", "3", "--sweep-interval", "1")
+
+    def test_abandoned_upload_expires_and_completed_file_does_not(self):
+        token = self.user()
+        # F: completed well inside its TTL; it must survive the sweep.
+        f_data = harness.random_bytes(100)
+        f_plan, _ = self.api.upload_file(token, f_data)
+        # E: one part of two uploaded, then abandoned.
+        e_data = harness.random_bytes(CHUNK_SIZE + 10)
+        e_plan = self.api.start_upload(token, len(e_data))
+        etags = harness.put_all_parts(e_plan, e_data, only=[1])
+        etags[2] = quoted(md5_hex(e_data[CHUNK_SIZE:]))
+
+        status = None
+        for _ in range(40):  # at most ~20 s
+            resp = self.api.get_file(token, e_plan["FileId"])
+            status = resp.json().get("Status") if resp.status_code == 200 else resp.status_code
+            if status != "uploading":
+                break
+            time.sleep(0.5)
+        self.assertIn(status, ("expired", 404), "upload never expired")
+        if status == 404:
+            assert_api_error(resp, 404, "file_not_found")
+
+        late = self.api.complete(token, e_plan["FileId"], e_plan["UploadId"],
+                                 harness.part_list(etags))
+        self.assertIn(late.status_code, (404, 410), late.text)
+        assert_api_error(late, late.status_code,
+                         "upload_expired" if late.status_code == 410 else "upload_not_found")
+        put = harness.put_part(e_plan["Parts"][1]["PresignedUrl"], e_data[CHUNK_SIZE:])
+        self.assertIn(put.status_code, (403, 404), put.text)
+        self.assertIn(harness.s3_error_code(put.content), ("AccessDenied", "NoSuchUpload"))
+
+        kept = self.api.get_file(token, f_plan["FileId"])
+        self.assertEqual(kept.status_code, 200, kept.text)
+        self.assertEqual(kept.json()["Status"], "completed")
+        self.assertTrue(harness.download(kept.json()["DownloadUrl"]).content == f_data)
+
+
+if __name__ == "__main__":
+    harness.main()

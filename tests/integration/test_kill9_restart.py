@@ -1,0 +1,138 @@
+"""Crash safety and shutdown: kill -9 loses no acknowledged part and no completed file;
+SIGTERM lets an in-flight part finish and exits 0; state, tokens and keys survive a
+restart on the same data dir."""
+
+import signal
+import time
+import unittest
+
+import harness
+from harness import CHUNK_SIZE, MiB, md5_hex, quoted
+
+
+class KillAndRestart(unittest.TestCase):
+    def setUp(self):
+        self.server = harness.Server()
+        self.server.start()
+        self.api = harness.Api(self.server)
+        self.partner = harness.create_partner(self.server)
+        self.token = self.api.new_user(self.partner, "crash-test-user")
+
+    def tearDown(self):
+        if self.server.running():
+            self.server.stop()
+
+    def fresh_token(self):
+        """A token minted after the restart, so these checks do not depend on old ones."""
+        return self.api.new_user(self.partner, "crash-test-user")
+
+    def test_kill9_during_put_loses_no_acknowledged_part(self):
+        data = harness.random_bytes(2 * CHUNK_SIZE + MiB)
+        plan = self.api.start_upload(self.token, len(data))
+        etags = harness.put_all_parts(plan, data, only=[1, 2])
+        third = data[2 * CHUNK_SIZE:]
+        with harness.RawHttp(plan["Parts"][2]["PresignedUrl"]) as conn:
+            conn.send_head("PUT", {"Content-Length": str(len(third))})
+            conn.send(third[:len(third) // 2])
+            time.sleep(0.3)  # let the server take in the half it got
+            self.server.kill9()
+        self.server.restart()
+
+        token = self.fresh_token()
+        resp = self.api.parts(token, plan["FileId"], plan["UploadId"])
+        self.assertEqual(resp.status_code, 200, resp.text)
+        self.assertEqual(resp.json()["Parts"], [
+            {"PartNumber": 1, "ETag": etags[1], "Size": CHUNK_SIZE},
+            {"PartNumber": 2, "ETag": etags[2], "Size": CHUNK_SIZE},
+        ])
+        # The URLs handed out before the crash still work.
+        etags.update(harness.put_all_parts(plan, data, only=[3]))
+        done = self.api.complete(token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(etags), "mp3", md5_hex(data))
+        self.assertEqual(done.status_code, 200, done.text)
+        got = harness.download(done.json()["DownloadUrl"])
+        self.assertTrue(got.status_code == 200 and got.content == data)
+
+    def test_kill9_right_after_acknowledged_puts_keeps_them(self):
+        data = harness.random_bytes(CHUNK_SIZE + 1234)
+        plan = self.api.start_upload(self.token, len(data))
+        etags = harness.put_all_parts(plan, data)
+        self.server.kill9()  # no pause: a 200 means durable
+        self.server.restart()
+        token = self.fresh_token()
+        listed = self.api.parts(token, plan["FileId"], plan["UploadId"]).json()["Parts"]
+        self.assertEqual({p["PartNumber"]: p["ETag"] for p in listed}, etags)
+        done = self.api.complete(token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(etags), "mp3", md5_hex(data))
+        self.assertEqual(done.status_code, 200, done.text)
+        self.assertTrue(harness.download(done.json()["DownloadUrl"]).content == data)
+
+    def test_kill9_after_complete_keeps_file(self):
+        data = harness.random_bytes(2 * CHUNK_SIZE + 77)
+        plan, done = self.api.upload_file(self.token, data)
+        self.server.kill9()
+        self.server.restart()
+        token = self.fresh_token()
+        resp = self.api.get_file(token, plan["FileId"])
+        self.assertEqual(resp.status_code, 200, resp.text)
+        info = resp.json()
+        self.assertEqual(info["Status"], "completed")
+        self.assertEqual(info["FileMd5"], md5_hex(data))
+        self.assertTrue(harness.download(info["DownloadUrl"]).content == data)
+        # The DownloadUrl given before the crash is still good for its 24 hours.
+        self.assertTrue(harness.download(done["DownloadUrl"]).content == data)
+        # And completing again answers the same.
+        again = self.api.complete(token, plan["FileId"], plan["UploadId"],
+                                  harness.part_list({n: quoted(md5_hex(b)) for n, b in enumerate(
+                                      harness.split_parts(data, CHUNK_SIZE), start=1)}))
+        self.assertEqual(again.status_code, 200, again.text)
+        self.assertEqual(again.json()["FileMd5"], md5_hex(data))
+
+    def test_sigterm_drains_an_inflight_put_and_exits_zero(self):
+        data = harness.random_bytes(MiB)
+        plan = self.api.start_upload(self.token, len(data))
+        with harness.RawHttp(plan["Parts"][0]["PresignedUrl"]) as conn:
+            conn.send_head("PUT", {"Content-Length": str(len(data))})
+            conn.send(data[:len(data) // 2])
+            time.sleep(0.2)
+            self.server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            conn.send(data[len(data) // 2:])
+            status, headers, body = conn.read_response(timeout=20)
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(headers.get("etag"), quoted(md5_hex(data)))
+        rc = self.server.proc.wait(timeout=30)
+        self.assertEqual(rc, 0, self.server.log_tail())
+
+        self.server.start()
+        token = self.fresh_token()
+        listed = self.api.parts(token, plan["FileId"], plan["UploadId"]).json()["Parts"]
+        self.assertEqual(listed, [{"PartNumber": 1, "ETag": quoted(md5_hex(data)), "Size": MiB}])
+
+    def test_tokens_survive_a_restart(self):
+        tokens = self.api.partner_tokens(self.partner)
+        self.server.restart()
+        self.assertEqual(self.api.generate(self.token, 10).status_code, 200,
+                         "a user token minted before the restart was refused")
+        self.api.user_token(tokens["access_token"])
+        resp = self.api.refresh_response(tokens["refresh_token"])
+        self.assertEqual(resp.status_code, 200, resp.text)
+
+
+class GeneratedStorageKeys(unittest.TestCase):
+    def test_generated_storage_keys_survive_a_restart(self):
+        server = harness.Server(explicit_keys=False)
+        with server:
+            api = harness.Api(server)
+            token = api.new_user(harness.create_partner(server))
+            data = harness.random_bytes(1000)
+            _, done = api.upload_file(token, data)
+            server.kill9()
+            server.restart()
+            got = harness.download(done["DownloadUrl"])
+            self.assertEqual(got.status_code, 200, got.text[:300])
+            self.assertTrue(got.content == data)
+
+
+if __name__ == "__main__":
+    harness.main()

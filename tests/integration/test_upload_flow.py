@@ -1,0 +1,235 @@
+"""The Plaud File Upload flow end to end with `requests`: generate, PUT parts, complete,
+download (whole, ranges, HEAD), retries and the completion rules."""
+
+import math
+import urllib.parse
+
+import harness
+from harness import CHUNK_SIZE, GiB, MiB, md5_hex, quoted
+
+
+class UploadFlow(harness.ServerTestCase):
+    # Raised so the ChunkSize growth rule can be seen (generate only, nothing uploaded).
+    server_args = ("--max-file-size", str(100 * GiB))
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.token = cls.api.new_user(cls.partner)
+        # One 3-part file shared by the download tests.
+        cls.big = harness.random_bytes(12 * MiB)
+        cls.big_plan, cls.big_done = cls.api.upload_file(cls.token, cls.big, parallel=3)
+
+    def check_plan(self, plan, filesize):
+        self.assertEqual(set(plan), {"FileId", "UploadId", "ChunkSize", "Parts"})
+        self.assertTrue(plan["FileId"].startswith("file_"), plan["FileId"])
+        self.assertTrue(plan["UploadId"].startswith("upload_"), plan["UploadId"])
+        self.assertEqual(plan["ChunkSize"], CHUNK_SIZE)
+        n = math.ceil(filesize / plan["ChunkSize"])
+        self.assertEqual([p["PartNumber"] for p in plan["Parts"]], list(range(1, n + 1)))
+        for p in plan["Parts"]:
+            self.assertEqual(set(p), {"PartNumber", "PresignedUrl"})
+            url = p["PresignedUrl"]
+            self.assertTrue(url.startswith(self.server.storage_url + "/"), url)
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+            self.assertEqual(q.get("X-Amz-Algorithm"), "AWS4-HMAC-SHA256")
+            self.assertEqual(q.get("X-Amz-SignedHeaders"), "host")
+            self.assertEqual(q.get("partNumber"), str(p["PartNumber"]))
+            self.assertTrue(q.get("uploadId"))
+
+    def flow(self, size):
+        data = harness.random_bytes(size)
+        plan = self.api.start_upload(self.token, size)
+        self.check_plan(plan, size)
+        etags = harness.put_all_parts(plan, data)  # checks ETag == quoted md5 per part
+        resp = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(etags), "mp3", md5_hex(data))
+        self.assertEqual(resp.status_code, 200, resp.text)
+        done = resp.json()
+        self.assertEqual(set(done), {"FileId", "FileType", "DownloadUrl", "FileMd5"})
+        self.assertEqual(done["FileId"], plan["FileId"])
+        self.assertEqual(done["FileType"], "mp3")
+        self.assertEqual(done["FileMd5"], md5_hex(data))
+        got = harness.download(done["DownloadUrl"])
+        self.assertEqual(got.status_code, 200)
+        self.assertEqual(int(got.headers["Content-Length"]), size)
+        self.assertTrue(got.content == data, "downloaded bytes differ")
+        return plan, done
+
+    def test_one_byte_file_uploads_and_downloads(self):
+        plan, _ = self.flow(1)
+        self.assertEqual(len(plan["Parts"]), 1)
+
+    def test_exactly_one_chunk_is_one_part(self):
+        plan, _ = self.flow(CHUNK_SIZE)
+        self.assertEqual(len(plan["Parts"]), 1)
+
+    def test_one_chunk_plus_one_byte_is_two_parts(self):
+        plan, _ = self.flow(CHUNK_SIZE + 1)
+        self.assertEqual(len(plan["Parts"]), 2)
+
+    def test_three_part_file_uploaded_in_parallel(self):
+        self.assertEqual(len(self.big_plan["Parts"]), 3)
+        self.check_plan(self.big_plan, len(self.big))
+        self.assertEqual(self.big_done["FileMd5"], md5_hex(self.big))
+        got = harness.download(self.big_done["DownloadUrl"])
+        self.assertEqual(got.status_code, 200)
+        self.assertTrue(got.content == self.big)
+
+    def test_download_url_is_a_24h_sigv4_presigned_get(self):
+        u = urllib.parse.urlsplit(self.big_done["DownloadUrl"])
+        self.assertEqual(f"{u.scheme}://{u.netloc}", self.server.storage_url)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        self.assertEqual(q.get("X-Amz-Expires"), "86400")
+        self.assertEqual(q.get("X-Amz-Algorithm"), "AWS4-HMAC-SHA256")
+        self.assertEqual(q.get("X-Amz-SignedHeaders"), "host")
+        self.assertTrue(q.get("X-Amz-Credential", "").startswith(self.server.access_key + "/"))
+        self.assertRegex(q.get("X-Amz-Signature", ""), r"^[0-9a-f]{64}$")
+
+    def ranged(self, spec):
+        resp = harness.download(self.big_done["DownloadUrl"], headers={"Range": spec})
+        return resp
+
+    def test_range_first_byte(self):
+        resp = self.ranged("bytes=0-0")
+        self.assertEqual(resp.status_code, 206)
+        self.assertEqual(resp.headers["Content-Range"], f"bytes 0-0/{len(self.big)}")
+        self.assertEqual(resp.content, self.big[0:1])
+
+    def test_range_across_a_part_boundary(self):
+        first, last = CHUNK_SIZE - 10, CHUNK_SIZE + 10
+        resp = self.ranged(f"bytes={first}-{last}")
+        self.assertEqual(resp.status_code, 206)
+        self.assertEqual(resp.headers["Content-Range"], f"bytes {first}-{last}/{len(self.big)}")
+        self.assertEqual(int(resp.headers["Content-Length"]), 21)
+        self.assertEqual(resp.content, self.big[first:last + 1])
+
+    def test_range_suffix(self):
+        size = len(self.big)
+        resp = self.ranged("bytes=-100")
+        self.assertEqual(resp.status_code, 206)
+        self.assertEqual(resp.headers["Content-Range"], f"bytes {size - 100}-{size - 1}/{size}")
+        self.assertEqual(resp.content, self.big[-100:])
+
+    def test_range_open_ended(self):
+        size = len(self.big)
+        first = 2 * CHUNK_SIZE - 7
+        resp = self.ranged(f"bytes={first}-")
+        self.assertEqual(resp.status_code, 206)
+        self.assertEqual(resp.headers["Content-Range"], f"bytes {first}-{size - 1}/{size}")
+        self.assertTrue(resp.content == self.big[first:])
+
+    def test_range_past_the_end_is_416_invalid_range(self):
+        resp = self.ranged(f"bytes={len(self.big)}-")
+        harness.assert_s3_error(resp, 416, "InvalidRange")
+
+    def test_head_gives_length_and_the_get_etag(self):
+        head = harness.download(self.big_done["DownloadUrl"], method="HEAD")
+        self.assertEqual(head.status_code, 200)
+        self.assertEqual(int(head.headers["Content-Length"]), len(self.big))
+        self.assertTrue(head.headers.get("ETag"))
+        self.assertEqual(head.content, b"")
+        get = harness.download(self.big_done["DownloadUrl"])
+        self.assertEqual(get.headers.get("ETag"), head.headers["ETag"])
+
+    def test_complete_retry_answers_the_same_with_a_working_url(self):
+        data = harness.random_bytes(CHUNK_SIZE + 100)
+        plan = self.api.start_upload(self.token, len(data))
+        etags = harness.put_all_parts(plan, data)
+        first = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                  harness.part_list(etags))
+        again = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                  harness.part_list(etags))
+        self.assertEqual(first.status_code, 200, first.text)
+        self.assertEqual(again.status_code, 200, again.text)
+        a, b = first.json(), again.json()
+        for field in ("FileId", "FileType", "FileMd5"):
+            self.assertEqual(a[field], b[field])
+        self.assertEqual(b["FileMd5"], md5_hex(data))
+        got = harness.download(b["DownloadUrl"])
+        self.assertTrue(got.status_code == 200 and got.content == data)
+        # A different part list on a completed upload is a conflict.
+        other = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                  harness.part_list({1: etags[1]}))
+        harness.assert_api_error(other, 409, "upload_completed")
+
+    def test_wrong_file_md5_is_refused_and_the_upload_stays_completable(self):
+        data = harness.random_bytes(3000)
+        plan = self.api.start_upload(self.token, len(data))
+        etags = harness.put_all_parts(plan, data)
+        bad = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                harness.part_list(etags), "mp3", md5_hex(b"something else"))
+        harness.assert_api_error(bad, 400, "md5_mismatch")
+        good = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(etags), "mp3", md5_hex(data).upper())
+        self.assertEqual(good.status_code, 200, good.text)
+        self.assertEqual(good.json()["FileMd5"], md5_hex(data))
+
+    def test_md5_mismatch_then_reupload_of_a_part_then_complete(self):
+        data = harness.random_bytes(CHUNK_SIZE + 5)
+        plan = self.api.start_upload(self.token, len(data))
+        wrong = bytearray(data)
+        wrong[-1] ^= 0xFF
+        etags = harness.put_all_parts(plan, bytes(wrong))
+        bad = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                harness.part_list(etags), "mp3", md5_hex(data))
+        harness.assert_api_error(bad, 400, "md5_mismatch")
+        etags.update(harness.put_all_parts(plan, data, only=[2]))
+        good = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(etags), "mp3", md5_hex(data))
+        self.assertEqual(good.status_code, 200, good.text)
+        self.assertTrue(harness.download(good.json()["DownloadUrl"]).content == data)
+
+    def test_overwritten_part_keeps_only_the_latest_bytes(self):
+        data = harness.random_bytes(2000)
+        plan = self.api.start_upload(self.token, len(data))
+        old = harness.put_all_parts(plan, harness.random_bytes(2000))
+        new = harness.put_all_parts(plan, data)
+        stale = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                  harness.part_list(old))
+        harness.assert_api_error(stale, 400, "invalid_part")
+        good = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(new))
+        self.assertEqual(good.status_code, 200, good.text)
+        self.assertTrue(harness.download(good.json()["DownloadUrl"]).content == data)
+
+    def test_etags_without_quotes_and_in_uppercase_are_accepted(self):
+        data = harness.random_bytes(CHUNK_SIZE + 3)
+        plan = self.api.start_upload(self.token, len(data))
+        etags = harness.put_all_parts(plan, data)
+        plain = {1: etags[1].strip('"').upper(), 2: etags[2].upper()}
+        resp = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(plain))
+        self.assertEqual(resp.status_code, 200, resp.text)
+        self.assertEqual(resp.json()["FileMd5"], md5_hex(data))
+
+    def test_filetype_is_case_insensitive(self):
+        data = harness.random_bytes(10)
+        plan = self.api.start_upload(self.token, len(data), "MP3")
+        etags = harness.put_all_parts(plan, data)
+        resp = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(etags), "Mp3")
+        self.assertEqual(resp.status_code, 200, resp.text)
+        self.assertEqual(resp.json()["FileType"].lower(), "mp3")
+        for filetype in ("m4a", "wav", "opus", "ogg", "aac", "flac", "amr", "webm", "WAV"):
+            self.assertEqual(self.api.generate(self.token, 10, filetype).status_code, 200,
+                             filetype)
+
+    def test_chunk_size_grows_in_whole_mib_to_stay_within_10000_parts(self):
+        exact = 10000 * CHUNK_SIZE
+        for size in (exact, exact + 1, 60 * GiB):
+            with self.subTest(filesize=size):
+                plan = self.api.start_upload(self.token, size)
+                chunk = plan["ChunkSize"]
+                self.assertEqual(chunk, harness.expected_chunk_size(size))
+                self.assertEqual(chunk % MiB, 0)
+                self.assertEqual(len(plan["Parts"]), math.ceil(size / chunk))
+                self.assertLessEqual(len(plan["Parts"]), 10000)
+                self.assertEqual(plan["Parts"][-1]["PartNumber"], len(plan["Parts"]))
+                # Nothing is uploaded; free the open-upload slot.
+                self.api.abort(self.token, plan["FileId"], plan["UploadId"])
+        self.assertEqual(harness.expected_chunk_size(60 * GiB), 7 * MiB)
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,237 @@
+#include "metadata/sqlite_metadata_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <latch>
+#include <thread>
+
+#include "conformance/temp_dir.hpp"
+
+namespace audiodrop::metadata {
+namespace {
+
+using test_support::TempDir;
+
+core::TimePoint at(std::int64_t s) { return core::from_unix(1'700'000'000 + s); }
+
+std::unique_ptr<SqliteMetadataStore> open_or_fail(const std::string& path) {
+    auto store = SqliteMetadataStore::open(path);
+    if (!store) {
+        ADD_FAILURE() << store.error().message;
+        return nullptr;
+    }
+    return std::move(*store);
+}
+
+// A second, independent connection for looking under the store.
+sqlite::Connection raw_connection(const std::string& path) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    return sqlite::Connection(db);
+}
+
+std::string query_text(sqlite3* db, const std::string& sql) {
+    auto stmt = sqlite::Statement::prepare(db, sql);
+    EXPECT_TRUE(stmt) << stmt.error().message;
+    if (!stmt) return {};
+    auto row = stmt->step("query");
+    EXPECT_TRUE(row && *row) << sql;
+    return row && *row ? stmt->text(0) : std::string();
+}
+
+UploadRecord sample_upload() {
+    UploadRecord u;
+    u.file_id = "file_keep";
+    u.upload_id = "upload_keep";
+    u.client_id = "pc_keep";
+    u.user_id = "user-keep";
+    u.filesize = 123;
+    u.filetype = "wav";
+    u.chunk_size = 5 * 1024 * 1024;
+    u.part_count = 1;
+    u.object_key = "uploads/keep";
+    u.storage_upload_id = "mpu-keep";
+    u.created_at = at(0);
+    u.expires_at = at(3600);
+    return u;
+}
+
+TEST(SqliteMetadataStore, DataSurvivesCloseAndReopen) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    {
+        auto store = open_or_fail(path);
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->create_partner({"pc_keep", "Keep", "eu", "$argon2id$x", at(0)}));
+        ASSERT_TRUE(store->add_refresh_token({"spent", "pc_keep", at(600)}));
+        ASSERT_TRUE(store->add_refresh_token({"fresh", "pc_keep", at(600)}));
+        auto spent = store->spend_refresh_token("spent", at(1));
+        ASSERT_TRUE(spent && spent->has_value());
+        ASSERT_TRUE(store->create_upload(sample_upload()));
+        ASSERT_TRUE(store->mark_completed("file_keep", "md5", "digest", at(5)).value());
+    }
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+
+    auto partner = store->find_partner("pc_keep");
+    ASSERT_TRUE(partner && partner->has_value());
+    EXPECT_EQ((*partner)->region, "eu");
+
+    auto upload = store->find_upload("file_keep");
+    ASSERT_TRUE(upload && upload->has_value());
+    EXPECT_EQ((*upload)->state, UploadState::completed);
+    EXPECT_EQ((*upload)->file_md5, "md5");
+    EXPECT_EQ((*upload)->completed_at, at(5));
+
+    auto spent_again = store->spend_refresh_token("spent", at(2));
+    ASSERT_TRUE(spent_again);
+    EXPECT_FALSE(spent_again->has_value());
+    auto fresh = store->spend_refresh_token("fresh", at(2));
+    ASSERT_TRUE(fresh);
+    EXPECT_TRUE(fresh->has_value());
+}
+
+TEST(SqliteMetadataStore, NewDatabaseIsAtLatestSchemaInWalMode) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    ASSERT_TRUE(open_or_fail(path));
+    auto raw = raw_connection(path);
+    EXPECT_EQ(query_text(raw.get(), "PRAGMA user_version"),
+              std::to_string(SqliteMetadataStore::schema_version()));
+    EXPECT_EQ(query_text(raw.get(), "PRAGMA journal_mode"), "wal");
+}
+
+TEST(SqliteMetadataStore, ReopeningDoesNotRerunMigrations) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    ASSERT_TRUE(open_or_fail(path));
+    {
+        // Remove something the first migration creates; a rerun would bring it back
+        // (or fail on the tables that still exist).
+        auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(raw.get(), "DROP INDEX uploads_by_state_expiry", "drop"));
+    }
+    ASSERT_TRUE(open_or_fail(path));
+    ASSERT_TRUE(open_or_fail(path));
+    auto raw = raw_connection(path);
+    EXPECT_EQ(
+        query_text(raw.get(),
+                   "SELECT COUNT(*) FROM sqlite_master WHERE name = 'uploads_by_state_expiry'"),
+        "0");
+    EXPECT_EQ(query_text(raw.get(), "PRAGMA user_version"),
+              std::to_string(SqliteMetadataStore::schema_version()));
+}
+
+TEST(SqliteMetadataStore, DatabaseFromNewerBuildIsRefused) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    ASSERT_TRUE(open_or_fail(path));
+    {
+        auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(
+            raw.get(),
+            "PRAGMA user_version = " + std::to_string(SqliteMetadataStore::schema_version() + 1),
+            "bump"));
+    }
+    auto store = SqliteMetadataStore::open(path);
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.error().kind, core::ErrorKind::unavailable);
+    EXPECT_EQ(store.error().code, "metadata_schema_too_new");
+}
+
+TEST(SqliteMetadataStore, PathInMissingDirectoryIsAnError) {
+    TempDir dir;
+    auto store = SqliteMetadataStore::open(dir.file("no/such/dir/metadata.db"));
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.error().kind, core::ErrorKind::unavailable);
+    EXPECT_EQ(store.error().code, "metadata_unavailable");
+    EXPECT_NE(store.error().message.find("no/such/dir/metadata.db"), std::string::npos)
+        << store.error().message;
+}
+
+TEST(SqliteMetadataStore, FileThatIsNotADatabaseIsAnError) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    std::ofstream(path) << std::string(4096, 'x');
+    auto store = SqliteMetadataStore::open(path);
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.error().kind, core::ErrorKind::unavailable);
+    EXPECT_EQ(store.error().code, "metadata_unavailable");
+}
+
+TEST(SqliteMetadataStore, EightThreadsOpeningANewFileAtOnceAllSucceed) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    constexpr int kOpeners = 8;
+    std::latch start(kOpeners);
+    std::vector<std::unique_ptr<SqliteMetadataStore>> stores(kOpeners);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kOpeners; ++i) {
+        threads.emplace_back([&, i] {
+            start.arrive_and_wait();
+            stores[static_cast<std::size_t>(i)] = open_or_fail(path);
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (auto& s : stores) ASSERT_TRUE(s);
+
+    // They share one database.
+    ASSERT_TRUE(stores[0]->create_partner({"pc_shared", "Shared", "us", "$h", at(0)}));
+    for (auto& s : stores) {
+        auto found = s->find_partner("pc_shared");
+        ASSERT_TRUE(found) << found.error().message;
+        EXPECT_TRUE(found->has_value());
+    }
+}
+
+TEST(SqliteMetadataStore, ProcessesOpeningANewFileAtOnceAllSucceed) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    constexpr int kProcesses = 4;
+    int gate[2];
+    ASSERT_EQ(pipe(gate), 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < kProcesses; ++i) {
+        const pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            // Child: wait at the gate, then open and use the store. Exit status is
+            // the verdict; no GoogleTest calls here.
+            close(gate[1]);
+            char c;
+            if (read(gate[0], &c, 1) != 0) _exit(3);
+            auto store = SqliteMetadataStore::open(path);
+            if (!store) {
+                std::fprintf(stderr, "child %d: %s\n", i, store.error().message.c_str());
+                _exit(1);
+            }
+            const std::string id = "pc_child" + std::to_string(i);
+            if (!(*store)->create_partner({id, "Child", "us", "$h", at(0)})) _exit(2);
+            _exit(0);
+        }
+        children.push_back(pid);
+    }
+    close(gate[0]);
+    close(gate[1]);  // releases every child at once (read sees end of file)
+    for (pid_t pid : children) {
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        EXPECT_EQ(WEXITSTATUS(status), 0);
+    }
+
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+    for (int i = 0; i < kProcesses; ++i) {
+        auto found = store->find_partner("pc_child" + std::to_string(i));
+        ASSERT_TRUE(found) << found.error().message;
+        EXPECT_TRUE(found->has_value()) << i;
+    }
+}
+
+}  // namespace
+}  // namespace audiodrop::metadata

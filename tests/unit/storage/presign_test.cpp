@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include "local_store_fixture.hpp"
+#include "s3/sigv4.hpp"
+
+namespace audiodrop::storage {
+namespace {
+
+using test_support::LocalStoreTest;
+
+const std::string kKey = "file_url.mp3";
+
+// Splits "http://host:port/path?query" the way a server sees the request.
+s3::ReceivedRequest as_received(const std::string& method, const std::string& url) {
+    const std::string rest = url.substr(url.find("://") + 3);
+    const auto slash = rest.find('/');
+    const auto question = rest.find('?');
+    return s3::ReceivedRequest{method, rest.substr(0, slash), rest.substr(slash, question - slash),
+                               rest.substr(question + 1)};
+}
+
+std::string query_value(const s3::QueryParams& q, const std::string& name) {
+    for (const auto& [k, v] : q) {
+        if (k == name) return v;
+    }
+    return "<absent>";
+}
+
+TEST_F(LocalStoreTest, PartUrlIsAPathStylePresignedPut) {
+    const auto id = create(kKey);
+    auto url = store_->presign_part(kKey, id, 7, core::Seconds{600});
+    ASSERT_TRUE(url.has_value()) << url.error().message;
+    EXPECT_TRUE(url->starts_with("http://127.0.0.1:8081/audiodrop/file_url.mp3?")) << *url;
+    EXPECT_NE(url->find("partNumber=7"), std::string::npos);
+    EXPECT_NE(url->find("uploadId=" + id), std::string::npos);
+    EXPECT_NE(url->find("X-Amz-Expires=600"), std::string::npos);
+
+    auto verified = s3::verify_presigned(as_received("PUT", *url), options().credentials,
+                                         "us-east-1", clock_.now());
+    ASSERT_TRUE(verified.has_value()) << verified.error().message;
+    EXPECT_EQ(verified->path, "/audiodrop/file_url.mp3");
+    EXPECT_EQ(query_value(verified->query, "partNumber"), "7");
+    EXPECT_EQ(query_value(verified->query, "uploadId"), id);
+
+    EXPECT_FALSE(s3::verify_presigned(as_received("GET", *url), options().credentials, "us-east-1",
+                                      clock_.now()));
+    EXPECT_FALSE(s3::verify_presigned(as_received("PUT", *url), options().credentials, "us-east-1",
+                                      clock_.now() + core::Seconds{601}));
+}
+
+TEST_F(LocalStoreTest, DownloadUrlIsAPresignedGet) {
+    auto url = store_->presign_get(kKey, core::Seconds{24 * 3600});
+    ASSERT_TRUE(url.has_value());
+    EXPECT_TRUE(url->starts_with("http://127.0.0.1:8081/audiodrop/file_url.mp3?")) << *url;
+    EXPECT_EQ(url->find("partNumber"), std::string::npos);
+    auto verified = s3::verify_presigned(as_received("GET", *url), options().credentials,
+                                         "us-east-1", clock_.now() + core::Seconds{3600});
+    ASSERT_TRUE(verified.has_value()) << verified.error().message;
+    EXPECT_EQ(verified->path, "/audiodrop/file_url.mp3");
+    auto other_secret = options().credentials;
+    other_secret.secret_key = "not the secret";
+    EXPECT_FALSE(
+        s3::verify_presigned(as_received("GET", *url), other_secret, "us-east-1", clock_.now()));
+}
+
+TEST_F(LocalStoreTest, PresignRefusesLifetimesS3WouldRefuse) {
+    const auto id = create(kKey);
+    EXPECT_EQ(store_->presign_get(kKey, core::Seconds{0}).error().kind,
+              core::ErrorKind::invalid_input);
+    EXPECT_EQ(store_->presign_part(kKey, id, 1, core::Seconds{8 * 24 * 3600}).error().kind,
+              core::ErrorKind::invalid_input);
+    EXPECT_EQ(store_->presign_part(kKey, id, 0, core::Seconds{60}).error().kind,
+              core::ErrorKind::invalid_input);
+    EXPECT_TRUE(store_->presign_get(kKey, core::Seconds{7 * 24 * 3600}).has_value());
+}
+
+}  // namespace
+}  // namespace audiodrop::storage
