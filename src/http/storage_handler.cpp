@@ -58,10 +58,11 @@ StorageHandler::StorageHandler(storage::EmbeddedBucket& bucket, s3::Credentials 
 StringResponse StorageHandler::framing_error(unsigned status, std::string_view code,
                                              std::string_view message,
                                              const std::string& request_id) {
-    auto res = s3_error(make_error(ErrorKind::invalid_input, "InvalidRequest", std::string(message)),
+    // S3 has no codes of its own for unparseable requests; the message says what failed.
+    auto res = s3_error(make_error(ErrorKind::invalid_input, "InvalidRequest",
+                                   std::string(message) + " (" + std::string(code) + ")"),
                         "", request_id, false);
     res.result(static_cast<bhttp::status>(status));
-    (void)code;
     return res;
 }
 
@@ -81,10 +82,18 @@ asio::awaitable<void> StorageHandler::handle(Exchange& ex) {
                                "only presigned PUT (UploadPart), GET and HEAD are served here");
     } else {
         const auto host = req.find(bhttp::field::host);
-        verified = s3::verify_presigned(
-            {std::string(req.method_string()), host == req.end() ? "" : std::string(host->value()),
-             std::string(target.path), std::string(target.query)},
-            credentials_, region_, clock_.now());
+        s3::ReceivedRequest received{std::string(req.method_string()),
+                                     host == req.end() ? "" : std::string(host->value()),
+                                     std::string(target.path), std::string(target.query)};
+        verified = s3::verify_presigned(received, credentials_, region_, clock_.now());
+        // A HEAD with a URL presigned for GET is served too (S3 itself refuses it): it
+        // reveals less than the GET it was signed for, and players and fetchers often
+        // ask for the size first with the DownloadUrl they were given.
+        if (!verified && method == bhttp::verb::head &&
+            verified.error().code == "SignatureDoesNotMatch") {
+            received.method = "GET";
+            verified = s3::verify_presigned(received, credentials_, region_, clock_.now());
+        }
     }
     std::string key;
     if (verified) {

@@ -138,6 +138,18 @@ core::Result<CompletedFile> UploadService::completed_answer(const UploadRecord& 
 core::Result<CompletedFile> UploadService::complete(const Owner& owner,
                                                     const CompleteRequest& req) {
     AUDIODROP_TRY_ASSIGN(auto u, find_owned_upload(owner, req.file_id, req.upload_id));
+    if (u.state == UploadState::completed) {
+        // A retry of the complete that succeeded gets the same answer; anything else
+        // on a completed upload is a conflict.
+        auto parts = check_part_list(req.part_list, u.part_count);
+        if (parts && part_list_digest(*parts) == u.part_list_digest &&
+            lowercase(req.filetype) == u.filetype) {
+            return completed_answer(u);
+        }
+        return make_error(ErrorKind::conflict, "upload_completed",
+                          "this upload was already completed with a different part_list");
+    }
+    AUDIODROP_TRY(require_open(u));
     if (lowercase(req.filetype) != u.filetype) {
         return make_error(ErrorKind::invalid_input, "filetype_mismatch",
                           "filetype '" + req.filetype + "' differs from '" + u.filetype +
@@ -153,13 +165,6 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
     }
     AUDIODROP_TRY_ASSIGN(auto parts, check_part_list(req.part_list, u.part_count));
     const std::string digest = part_list_digest(parts);
-
-    if (u.state == UploadState::completed) {
-        if (u.part_list_digest == digest) return completed_answer(u);
-        return make_error(ErrorKind::conflict, "upload_completed",
-                          "this upload was already completed with a different part_list");
-    }
-    AUDIODROP_TRY(require_open(u));
 
     AUDIODROP_TRY_ASSIGN(auto stored, objects_.list_parts(u.object_key, u.storage_upload_id));
     const PartPlan plan{u.chunk_size, u.part_count};

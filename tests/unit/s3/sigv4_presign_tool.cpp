@@ -40,26 +40,26 @@ audiodrop::core::TimePoint time_of(const json& c) {
 
 std::string presign(const json& c) {
     audiodrop::s3::PresignInput in;
-    in.method = c.at("method");
-    in.endpoint = c.at("endpoint");
-    in.path = c.at("path");
+    in.method = c.at("method").get<std::string>();
+    in.endpoint = c.at("endpoint").get<std::string>();
+    in.path = c.at("path").get<std::string>();
     in.query = pairs(c.at("query"));
     in.now = time_of(c);
     in.expires = std::chrono::seconds{c.at("expires").get<std::int64_t>()};
-    in.region = c.at("region");
+    in.region = c.at("region").get<std::string>();
     return audiodrop::s3::presign_url(credentials(c), in);
 }
 
 std::string sign_headers(const json& c) {
     audiodrop::s3::HeaderSignInput in;
-    in.method = c.at("method");
-    in.endpoint = c.at("endpoint");
-    in.path = c.at("path");
+    in.method = c.at("method").get<std::string>();
+    in.endpoint = c.at("endpoint").get<std::string>();
+    in.path = c.at("path").get<std::string>();
     in.query = pairs(c.at("query"));
     in.headers = pairs(c.at("headers"));
-    in.payload_hash = c.at("payload_hash");
+    in.payload_hash = c.at("payload_hash").get<std::string>();
     in.now = time_of(c);
-    in.region = c.at("region");
+    in.region = c.at("region").get<std::string>();
     for (const auto& [name, value] : audiodrop::s3::sign_headers(credentials(c), in).headers) {
         if (name == "authorization") return value;
     }
@@ -67,13 +67,13 @@ std::string sign_headers(const json& c) {
 }
 
 std::string verify(const json& c) {
-    const std::string url = c.at("url");
+    const std::string url = c.at("url").get<std::string>();
     const auto authority = url.find("://") + 3;
     const auto path_start = url.find('/', authority);
     const auto query_start = url.find('?', path_start);
     audiodrop::s3::ReceivedRequest req;
-    req.method = c.at("method");
-    req.host = c.at("host");
+    req.method = c.at("method").get<std::string>();
+    req.host = c.at("host").get<std::string>();
     req.raw_path = url.substr(path_start, query_start - path_start);
     req.raw_query = query_start == std::string::npos ? "" : url.substr(query_start + 1);
     const auto result = audiodrop::s3::verify_presigned(
@@ -90,7 +90,7 @@ int main() {
         if (line.empty()) continue;
         try {
             const json c = json::parse(line);
-            const std::string op = c.at("op");
+            const std::string op = c.at("op").get<std::string>();
             if (op == "presign") {
                 std::cout << presign(c) << '\n';
             } else if (op == "sign_headers") {
