@@ -17,6 +17,7 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // the client gets to read our answer instead of a connection reset.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
+constexpr std::size_t kReadBufferBytes = 128 * 1024;
 
 }  // namespace
 
@@ -122,6 +123,9 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
     const auto remote_ep = conn->stream.socket().remote_endpoint(ignored);
     const std::string remote = remote_ep.address().to_string();
     beast::flat_buffer buffer;
+    // Beast reads into the buffer's spare capacity; left at a header's size, a part
+    // body would arrive a few hundred bytes per read.
+    buffer.reserve(kReadBufferBytes);
     bool keep_going = true;
     while (keep_going && !stopping_) {
         bhttp::request_parser<bhttp::empty_body> parser;

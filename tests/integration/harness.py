@@ -115,8 +115,10 @@ class Server:
     """
 
     def __init__(self, *extra_args, region=None, token_rpm=1000, env=None, data_dir=None,
-                 storage_keys=None, explicit_keys=True):
+                 storage_keys=None, explicit_keys=True, base_path=BASE_PATH):
+        # "{port}" and "{storage_port}" in an argument become the ports picked here.
         self.extra_args = [str(a) for a in extra_args]
+        self.base_path = base_path
         self.region = region
         self.token_rpm = token_rpm
         self.extra_env = dict(env or {})
@@ -143,7 +145,7 @@ class Server:
 
     @property
     def api_url(self):
-        return self.base_url + BASE_PATH
+        return self.base_url + self.base_path
 
     @property
     def storage_url(self):
@@ -160,9 +162,12 @@ class Server:
                     "--storage-secret-key", self.secret_key]
         if self.region:
             cmd += ["--region", self.region]
+        if self.base_path != BASE_PATH:
+            cmd += ["--base-path", self.base_path]
         if self.token_rpm is not None:
             cmd += ["--token-requests-per-minute", str(self.token_rpm)]
-        return cmd + self.extra_args
+        return cmd + [a.format(port=self.port, storage_port=self.storage_port)
+                      for a in self.extra_args]
 
     def env(self):
         env = dict(os.environ)
@@ -185,20 +190,20 @@ class Server:
 
     def wait_healthy(self, tries=200, interval=0.1):
         """Polls /healthz; at most `tries` attempts (about tries * interval seconds)."""
-        session = http_session()
         deadline = time.monotonic() + tries * interval + 10
-        for _ in range(tries):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode} while starting\n"
-                                   + self.log_tail())
-            try:
-                if session.get(self.base_url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                break
-            time.sleep(interval)
+        with http_session() as session:
+            for _ in range(tries):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode} while "
+                                       "starting\n" + self.log_tail())
+                try:
+                    if session.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                        return
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(interval)
         raise RuntimeError("server did not answer /healthz in time\n" + self.log_tail())
 
     def stop(self, timeout=30):
@@ -300,6 +305,9 @@ class Api:
     def __init__(self, server):
         self.server = server
         self.http = http_session()
+
+    def close(self):
+        self.http.close()
 
     def request(self, method, path, *, token=None, auth=None, json_body=None, data=None,
                 headers=None, params=None, timeout=TIMEOUT):
@@ -637,6 +645,7 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        cls.api.close()
         cls.server.stop()
 
     def user(self, user_id=None):
@@ -652,4 +661,5 @@ def main():
             sys.stderr.write("\n" + s.log_tail() + "\n")
     for s in _servers:
         s.cleanup()
+    storage_session().close()
     sys.exit(0 if ok else 1)

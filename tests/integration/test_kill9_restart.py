@@ -19,6 +19,7 @@ class KillAndRestart(unittest.TestCase):
         self.token = self.api.new_user(self.partner, "crash-test-user")
 
     def tearDown(self):
+        self.api.close()
         if self.server.running():
             self.server.stop()
 
@@ -109,6 +110,19 @@ class KillAndRestart(unittest.TestCase):
         listed = self.api.parts(token, plan["FileId"], plan["UploadId"]).json()["Parts"]
         self.assertEqual(listed, [{"PartNumber": 1, "ETag": quoted(md5_hex(data)), "Size": MiB}])
 
+    def test_sigterm_with_an_idle_keep_alive_connection_exits_promptly(self):
+        # An idle connection has nothing in flight: it must not hold shutdown for the
+        # idle timeout (30 s) or the grace period (20 s).
+        with harness.RawHttp(self.server.base_url + "/healthz") as conn:
+            conn.send_head("GET", {})
+            self.assertEqual(conn.read_response(timeout=10)[0], 200)
+            start = time.monotonic()
+            self.server.proc.send_signal(signal.SIGTERM)
+            rc = self.server.proc.wait(timeout=30)
+            took = time.monotonic() - start
+        self.assertEqual(rc, 0, self.server.log_tail())
+        self.assertLess(took, 5, f"SIGTERM took {took:.1f}s with one idle connection open")
+
     def test_tokens_survive_a_restart(self):
         tokens = self.api.partner_tokens(self.partner)
         self.server.restart()
@@ -132,6 +146,7 @@ class GeneratedStorageKeys(unittest.TestCase):
             got = harness.download(done["DownloadUrl"])
             self.assertEqual(got.status_code, 200, got.text[:300])
             self.assertTrue(got.content == data)
+            api.close()
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ class SlowClients(harness.ServerTestCase):
             since = time.monotonic()
             self.assertLess(self.healthz_takes(), 1.5)
             self.assert_cut_off(conn, "stalled part upload", since)
+        # Our own pooled keep-alive connections were idle as long: start afresh.
+        self.api.http.close()
+        harness.storage_session().close()
         listed = self.api.parts(token, plan["FileId"], plan["UploadId"])
         self.assertEqual(listed.status_code, 200, listed.text)
         self.assertEqual(listed.json()["Parts"], [], "a half-received part became visible")

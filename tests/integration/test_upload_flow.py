@@ -3,6 +3,9 @@ download (whole, ranges, HEAD), retries and the completion rules."""
 
 import math
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
 
 import harness
 from harness import CHUNK_SIZE, GiB, MiB, md5_hex, quoted
@@ -215,6 +218,69 @@ class UploadFlow(harness.ServerTestCase):
             self.assertEqual(self.api.generate(self.token, 10, filetype).status_code, 200,
                              filetype)
 
+    def test_concurrent_completes_of_one_upload_agree(self):
+        data = harness.random_bytes(CHUNK_SIZE + 4096)
+        plan = self.api.start_upload(self.token, len(data))
+        etags = harness.put_all_parts(plan, data)
+
+        def complete(_):
+            api = harness.Api(self.server)
+            try:
+                return api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                    harness.part_list(etags), "mp3", md5_hex(data))
+            finally:
+                api.close()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(complete, range(8)))
+        for resp in answers:
+            self.assertEqual(resp.status_code, 200, resp.text)
+            self.assertEqual(resp.json()["FileMd5"], md5_hex(data))
+            self.assertEqual(resp.json()["FileId"], plan["FileId"])
+        self.assertTrue(harness.download(answers[-1].json()["DownloadUrl"]).content == data)
+
+    def test_racing_puts_of_one_part_leave_one_whole_part(self):
+        size = 2 * MiB
+        plan = self.api.start_upload(self.token, size)
+        url = plan["Parts"][0]["PresignedUrl"]
+        bodies = [harness.random_bytes(size) for _ in range(4)]
+
+        def put(body):
+            resp = harness.no_5xx(requests.put(url, data=body, timeout=harness.TIMEOUT))
+            self.assertEqual(resp.status_code, 200, resp.text)
+            return resp.headers["ETag"]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(put, bodies))
+        listed = self.api.parts(self.token, plan["FileId"], plan["UploadId"]).json()["Parts"]
+        self.assertEqual(len(listed), 1)
+        by_etag = {quoted(md5_hex(b)): b for b in bodies}
+        self.assertIn(listed[0]["ETag"], by_etag, "the stored part is none of the bodies sent")
+        resp = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                 [{"PartNumber": 1, "ETag": listed[0]["ETag"]}])
+        self.assertEqual(resp.status_code, 200, resp.text)
+        got = harness.download(resp.json()["DownloadUrl"]).content
+        self.assertTrue(got == by_etag[listed[0]["ETag"]], "bytes mixed from racing PUTs")
+
+    def test_parallel_users_each_get_their_own_bytes(self):
+        users = [self.api.new_user(self.partner) for _ in range(6)]
+
+        def one(token):
+            api = harness.Api(self.server)
+            try:
+                data = harness.random_bytes(CHUNK_SIZE + 1 + len(token) % 1000)
+                _, done = api.upload_file(token, data)
+                return data, done
+            finally:
+                api.close()
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            results = list(pool.map(one, users))
+        self.assertEqual(len({done["FileId"] for _, done in results}), len(users))
+        for data, done in results:
+            self.assertEqual(done["FileMd5"], md5_hex(data))
+            self.assertTrue(harness.download(done["DownloadUrl"]).content == data)
+
     def test_chunk_size_grows_in_whole_mib_to_stay_within_10000_parts(self):
         exact = 10000 * CHUNK_SIZE
         for size in (exact, exact + 1, 60 * GiB):
@@ -229,6 +295,34 @@ class UploadFlow(harness.ServerTestCase):
                 # Nothing is uploaded; free the open-upload slot.
                 self.api.abort(self.token, plan["FileId"], plan["UploadId"])
         self.assertEqual(harness.expected_chunk_size(60 * GiB), 7 * MiB)
+
+
+class PublicStorageUrl(harness.ServerTestCase):
+    """Behind a proxy the presigned URLs name the public host, and the signature covers it."""
+
+    server_args = ("--storage-public-url", "http://storage.example.test:{storage_port}/")
+
+    def test_presigned_urls_use_the_public_storage_url(self):
+        token = self.user()
+        data = harness.random_bytes(1000)
+        plan = self.api.start_upload(token, len(data))
+        public = f"http://storage.example.test:{self.server.storage_port}"
+        url = plan["Parts"][0]["PresignedUrl"]
+        self.assertTrue(url.startswith(public + "/"), url)
+        # What the proxy would forward: same path and query, Host of the public URL.
+        local = self.server.storage_url + url[len(public):]
+        host = {"Host": f"storage.example.test:{self.server.storage_port}"}
+        resp = harness.put_part(local, data, headers=host)
+        self.assertEqual(resp.status_code, 200, resp.text)
+        wrong_host = harness.put_part(local, data)
+        harness.assert_s3_error(wrong_host, 403, "SignatureDoesNotMatch")
+        done = self.api.complete(token, plan["FileId"], plan["UploadId"],
+                                 [{"PartNumber": 1, "ETag": resp.headers["ETag"]}])
+        self.assertEqual(done.status_code, 200, done.text)
+        download = done.json()["DownloadUrl"]
+        self.assertTrue(download.startswith(public + "/"), download)
+        got = harness.download(self.server.storage_url + download[len(public):], headers=host)
+        self.assertTrue(got.status_code == 200 and got.content == data)
 
 
 if __name__ == "__main__":
