@@ -6,6 +6,13 @@ namespace {
 using core::ErrorKind;
 using core::make_error;
 
+// JSON integers arrive as int64 or, when positive, uint64: those past INT64_MAX would
+// wrap in get<int64_t>().
+bool fits_int64(const nlohmann::json& v) {
+    if (v.is_number_unsigned()) return v.get<std::uint64_t>() <= INT64_MAX;
+    return v.is_number_integer();
+}
+
 core::Error invalid(const std::string& message) {
     return make_error(ErrorKind::invalid_input, "invalid_request", message);
 }
@@ -51,10 +58,7 @@ core::Result<std::optional<std::int64_t>> optional_integer(const nlohmann::json&
                                                            const char* name, const char* code) {
     const auto it = obj.find(name);
     if (it == obj.end() || it->is_null()) return std::optional<std::int64_t>{};
-    if (it->is_number_unsigned() && it->get<std::uint64_t>() <= INT64_MAX) {
-        return std::optional<std::int64_t>{static_cast<std::int64_t>(it->get<std::uint64_t>())};
-    }
-    if (it->is_number_integer()) return std::optional<std::int64_t>{it->get<std::int64_t>()};
+    if (fits_int64(*it)) return std::optional<std::int64_t>{it->get<std::int64_t>()};
     return make_error(ErrorKind::invalid_input, code, std::string(name) + " must be an integer");
 }
 
@@ -72,7 +76,7 @@ core::Result<std::vector<upload::RequestedPart>> part_list(const nlohmann::json&
         if (!entry.is_object()) return bad("each part_list entry must be an object");
         const auto number = entry.find("PartNumber");
         const auto etag = entry.find("ETag");
-        if (number == entry.end() || !number->is_number_integer()) {
+        if (number == entry.end() || !fits_int64(*number)) {
             return bad("each part_list entry needs an integer PartNumber");
         }
         if (etag == entry.end() || !etag->is_string()) {

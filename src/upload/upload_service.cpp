@@ -113,6 +113,16 @@ core::Result<UploadRecord> UploadService::find_owned_upload(const Owner& owner,
     return u;
 }
 
+core::Result<void> UploadService::release_storage(const UploadRecord& u) {
+    // Both, whatever the state: a complete that lost a race to an abort may have built
+    // the object already, and the key is this file's alone.
+    if (auto r = objects_.abort(u.object_key, u.storage_upload_id);
+        !r && r.error().kind != ErrorKind::not_found) {
+        return r.error();
+    }
+    return objects_.remove(u.object_key);
+}
+
 core::Result<void> UploadService::require_open(const UploadRecord& u) {
     switch (u.state) {
         case UploadState::open:
@@ -166,7 +176,9 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
     AUDIODROP_TRY_ASSIGN(auto parts, check_part_list(req.part_list, u.part_count));
     const std::string digest = part_list_digest(parts);
 
-    AUDIODROP_TRY_ASSIGN(auto stored, objects_.list_parts(u.object_key, u.storage_upload_id));
+    auto listed = objects_.list_parts(u.object_key, u.storage_upload_id);
+    if (!listed) return state_or(owner, u, listed.error());
+    const auto& stored = *listed;
     const PartPlan plan{u.chunk_size, u.part_count};
     AUDIODROP_TRY(check_against_stored(parts, stored, plan, u.filesize));
 
@@ -177,7 +189,7 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
                               object.error().message +
                                   "; the upload is still open: re-send the parts and complete again");
         }
-        return object.error();
+        return state_or(owner, u, object.error());
     }
     AUDIODROP_TRY_ASSIGN(auto won,
                          metadata_.mark_completed(u.file_id, object->md5, digest, clock_.now()));
@@ -187,6 +199,7 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
         if (winner.state == UploadState::completed && winner.part_list_digest == digest) {
             return completed_answer(winner);
         }
+        if (winner.state != UploadState::completed) (void)release_storage(winner);
         AUDIODROP_TRY(require_open(winner));
         return make_error(ErrorKind::conflict, "upload_completed",
                           "this upload was completed concurrently; retry to see its result");
@@ -195,6 +208,16 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
     u.file_md5 = object->md5;
     u.part_list_digest = digest;
     return completed_answer(u);
+}
+
+core::Error UploadService::state_or(const Owner& owner, const UploadRecord& u, core::Error error) {
+    // The store lost the upload under us: an abort, a sweep or a delete got there
+    // first, and the record says which.
+    if (error.kind != ErrorKind::not_found) return error;
+    auto now_u = find_owned(owner, u.file_id, "upload_not_found");
+    if (!now_u) return now_u.error();
+    if (auto r = require_open(*now_u); !r) return r.error();
+    return error;
 }
 
 core::Result<ReceivedParts> UploadService::list_parts(const Owner& owner,
@@ -217,9 +240,9 @@ core::Result<UploadRecord> UploadService::abort(const Owner& owner, const std::s
         if (now_u.state != UploadState::aborted) AUDIODROP_TRY(require_open(now_u));
         return now_u;
     }
-    // The record already says aborted; a failure to drop the parts now leaves them to
+    // The record already says aborted; a failure to drop the bytes now leaves them to
     // the store's own expiry, never to a client.
-    (void)objects_.abort(u.object_key, u.storage_upload_id);
+    (void)release_storage(u);
     u.state = UploadState::aborted;
     return u;
 }
@@ -237,12 +260,7 @@ core::Result<FileView> UploadService::get_file(const Owner& owner, const std::st
 
 core::Result<void> UploadService::delete_file(const Owner& owner, const std::string& file_id) {
     AUDIODROP_TRY_ASSIGN(auto u, find_owned(owner, file_id, "file_not_found"));
-    if (u.state == UploadState::completed) {
-        AUDIODROP_TRY(objects_.remove(u.object_key));
-    } else if (auto r = objects_.abort(u.object_key, u.storage_upload_id);
-               !r && r.error().kind != ErrorKind::not_found) {
-        return r.error();
-    }
+    AUDIODROP_TRY(release_storage(u));
     // Bytes first, record last: a crash in between leaves a record whose DELETE can be
     // repeated, never bytes nobody can find.
     return metadata_.remove_upload(u.file_id);
@@ -256,10 +274,7 @@ core::Result<std::size_t> UploadService::sweep_expired(std::size_t batch) {
                           metadata_.transition(u.file_id, UploadState::open, UploadState::expired));
         if (!won) continue;  // completed or aborted meanwhile, or another replica got it
         ++count;
-        if (auto r = objects_.abort(u.object_key, u.storage_upload_id);
-            !r && r.error().kind != ErrorKind::not_found) {
-            return r.error();
-        }
+        AUDIODROP_TRY(release_storage(u));
     }
     return count;
 }

@@ -105,6 +105,10 @@ private:
                                                            const std::string& upload_id);
     core::Result<CompletedFile> completed_answer(const metadata::UploadRecord& u);
     core::Result<void> require_open(const metadata::UploadRecord& u);
+    // Drops whatever bytes an upload that did not complete may have left.
+    core::Result<void> release_storage(const metadata::UploadRecord& u);
+    // `error` from the object store, or the conflict the upload's current state explains.
+    core::Error state_or(const Owner& owner, const metadata::UploadRecord& u, core::Error error);
 
     metadata::MetadataStore& metadata_;
     storage::ObjectStore& objects_;

@@ -21,12 +21,12 @@ std::string etag_of(std::uint32_t n) {
     return e;
 }
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
 
 // part_list 1..n as a client sends it: quoted ETags.
 std::vector<RequestedPart> request_of(std::uint32_t n) {
     std::vector<RequestedPart> out;
-    for (std::uint32_t i = 1; i <= n; ++i) out.push_back({i, quoted(etag_of(i))});
+    for (std::uint32_t i = 1; i <= n; ++i) out.push_back({i, in_quotes(etag_of(i))});
     return out;
 }
 
@@ -52,9 +52,9 @@ void expect_error(const core::Result<T>& r, ErrorKind kind, const std::string& c
 
 TEST(NormalizeEtag, AcceptsQuotedAndUnquotedHexInAnyCase) {
     EXPECT_EQ(normalize_etag(kHex), kHex);
-    EXPECT_EQ(normalize_etag(quoted(kHex)), kHex);
+    EXPECT_EQ(normalize_etag(in_quotes(kHex)), kHex);
     EXPECT_EQ(normalize_etag(kHexUpper), kHex);
-    EXPECT_EQ(normalize_etag(quoted(kHexUpper)), kHex);
+    EXPECT_EQ(normalize_etag(in_quotes(kHexUpper)), kHex);
     EXPECT_EQ(normalize_etag("9e107D9D372bb6826BD81d3542a419d6"), kHex);
 }
 
@@ -62,8 +62,8 @@ TEST(NormalizeEtag, RefusesWrongLength) {
     const std::string hex = kHex;
     EXPECT_FALSE(normalize_etag(hex.substr(0, 31)));
     EXPECT_FALSE(normalize_etag(hex + "0"));
-    EXPECT_FALSE(normalize_etag(quoted(hex.substr(0, 31))));
-    EXPECT_FALSE(normalize_etag(quoted(hex + "0")));
+    EXPECT_FALSE(normalize_etag(in_quotes(hex.substr(0, 31))));
+    EXPECT_FALSE(normalize_etag(in_quotes(hex + "0")));
     EXPECT_FALSE(normalize_etag(""));
     EXPECT_FALSE(normalize_etag("\"\""));
 }
@@ -72,11 +72,11 @@ TEST(NormalizeEtag, RefusesNonHex) {
     std::string bad = kHex;
     bad[5] = 'g';
     EXPECT_FALSE(normalize_etag(bad));
-    EXPECT_FALSE(normalize_etag(quoted(bad)));
+    EXPECT_FALSE(normalize_etag(in_quotes(bad)));
     bad[5] = ' ';
     EXPECT_FALSE(normalize_etag(bad));
     // A multipart-style ETag ("<md5>-<parts>") is not a part's ETag.
-    EXPECT_FALSE(normalize_etag(quoted(std::string(kHex) + "-2")));
+    EXPECT_FALSE(normalize_etag(in_quotes(std::string(kHex) + "-2")));
 }
 
 TEST(NormalizeEtag, RefusesUnbalancedOrMisplacedQuotes) {
@@ -85,7 +85,7 @@ TEST(NormalizeEtag, RefusesUnbalancedOrMisplacedQuotes) {
     EXPECT_FALSE(normalize_etag(hex + "\""));
     EXPECT_FALSE(normalize_etag("'" + hex + "'"));
     // 32 characters with quotes in place of two digits.
-    EXPECT_FALSE(normalize_etag(quoted(hex.substr(0, 30))));
+    EXPECT_FALSE(normalize_etag(in_quotes(hex.substr(0, 30))));
     EXPECT_FALSE(normalize_etag("\"\"" + hex + "\"\""));
 }
 
@@ -96,7 +96,7 @@ TEST(NormalizeMd5, AcceptsHexInAnyCaseAndLowercasesIt) {
 
 TEST(NormalizeMd5, RefusesQuotesWrongLengthAndNonHex) {
     const std::string hex = kHex;
-    EXPECT_FALSE(normalize_md5(quoted(hex)));
+    EXPECT_FALSE(normalize_md5(in_quotes(hex)));
     EXPECT_FALSE(normalize_md5(hex.substr(0, 31)));
     EXPECT_FALSE(normalize_md5(hex + "a"));
     EXPECT_FALSE(normalize_md5(""));
@@ -124,10 +124,8 @@ TEST(CheckPartList, AcceptsEveryPartOnceAscendingAndNormalizesEtags) {
 }
 
 TEST(CheckPartList, RefusesTooFewOrTooManyParts) {
-    expect_error(check_part_list(request_of(2), 3), ErrorKind::invalid_input,
-                 "invalid_part_list");
-    expect_error(check_part_list(request_of(4), 3), ErrorKind::invalid_input,
-                 "invalid_part_list");
+    expect_error(check_part_list(request_of(2), 3), ErrorKind::invalid_input, "invalid_part_list");
+    expect_error(check_part_list(request_of(4), 3), ErrorKind::invalid_input, "invalid_part_list");
     expect_error(check_part_list({}, 1), ErrorKind::invalid_input, "invalid_part_list");
 }
 
@@ -273,7 +271,7 @@ TEST(PartListDigest, SpellingsOfOneEtagGiveTheSameDigest) {
     // Quoted/uppercase and bare/lowercase spellings normalize to one accepted list, so a
     // retry that spells ETags differently is still the same completion.
     auto upper = request_of(2);
-    upper[1].etag = quoted(kHexUpper);
+    upper[1].etag = in_quotes(kHexUpper);
     auto lower = request_of(2);
     lower[0].etag = etag_of(1);
     lower[1].etag = kHex;
