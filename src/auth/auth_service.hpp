@@ -58,7 +58,7 @@ struct AuthOptions {
 // (HS256 JWTs signed with `signing_key`), so any replica sharing the key verifies
 // them; refresh tokens are stored (hashed) and spent once. Thread-safe.
 class AuthService {
-public:
+  public:
     AuthService(metadata::MetadataStore& store, const core::Clock& clock, std::string signing_key,
                 AuthOptions options);
 
@@ -82,7 +82,7 @@ public:
     // "token_expired", or "wrong_region" (message names the right host).
     core::Result<Principal> authenticate(std::string_view access_token) const;
 
-private:
+  private:
     core::Result<PartnerTokens> issue_pair(const std::string& client_id);
 
     metadata::MetadataStore& store_;

@@ -15,14 +15,14 @@ namespace audiodrop::auth {
 // (per replica). Thread-safe. Keys idle for a whole window are forgotten, so memory
 // is bounded by the keys active in the last window.
 class RateLimiter {
-public:
+  public:
     RateLimiter(const core::Clock& clock, unsigned limit, std::chrono::seconds window);
 
     // Records an event for `key` and returns nullopt when it is allowed; otherwise
     // records nothing and returns how long until the next event would be allowed.
     std::optional<std::chrono::seconds> acquire(const std::string& key);
 
-private:
+  private:
     const core::Clock& clock_;
     unsigned limit_;
     std::chrono::seconds window_;

@@ -10,13 +10,13 @@ using Seconds = std::chrono::seconds;
 
 // Injected wherever time matters, so expiry and token tests run on a fake clock.
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     virtual TimePoint now() const = 0;
 };
 
 class SystemClock final : public Clock {
-public:
+  public:
     TimePoint now() const override { return std::chrono::system_clock::now(); }
 };
 

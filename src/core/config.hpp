@@ -36,7 +36,7 @@ struct Config {
 
     // Upload rules.
     std::uint64_t max_file_size = 5ULL * 1024 * 1024 * 1024;  // 5 GiB
-    std::vector<std::string> allowed_filetypes = {"mp3", "m4a", "wav", "opus", "ogg",
+    std::vector<std::string> allowed_filetypes = {"mp3", "m4a",  "wav", "opus", "ogg",
                                                   "aac", "flac", "amr", "webm"};
     std::chrono::seconds upload_ttl{24 * 3600};
     std::chrono::seconds download_url_ttl{24 * 3600};

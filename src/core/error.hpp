@@ -48,17 +48,17 @@ using Result = boost::system::result<T, Error>;
 // Early return of a Result's error from a function that returns a Result.
 #define AUDIODROP_CONCAT_INNER(a, b) a##b
 #define AUDIODROP_CONCAT(a, b) AUDIODROP_CONCAT_INNER(a, b)
-#define AUDIODROP_TRY(expr)                          \
-    do {                                             \
-        auto audiodrop_try_result = (expr);          \
-        if (!audiodrop_try_result) {                 \
-            return audiodrop_try_result.error();     \
-        }                                            \
+#define AUDIODROP_TRY(expr)                      \
+    do {                                         \
+        auto audiodrop_try_result = (expr);      \
+        if (!audiodrop_try_result) {             \
+            return audiodrop_try_result.error(); \
+        }                                        \
     } while (0)
 // `lhs` may declare a variable: AUDIODROP_TRY_ASSIGN(auto parts, store.list_parts(...)).
-#define AUDIODROP_TRY_ASSIGN(lhs, expr)                                            \
-    auto AUDIODROP_CONCAT(audiodrop_try_, __LINE__) = (expr);                      \
-    if (!AUDIODROP_CONCAT(audiodrop_try_, __LINE__)) {                             \
-        return AUDIODROP_CONCAT(audiodrop_try_, __LINE__).error();                 \
-    }                                                                              \
+#define AUDIODROP_TRY_ASSIGN(lhs, expr)                            \
+    auto AUDIODROP_CONCAT(audiodrop_try_, __LINE__) = (expr);      \
+    if (!AUDIODROP_CONCAT(audiodrop_try_, __LINE__)) {             \
+        return AUDIODROP_CONCAT(audiodrop_try_, __LINE__).error(); \
+    }                                                              \
     lhs = std::move(*AUDIODROP_CONCAT(audiodrop_try_, __LINE__))

@@ -79,9 +79,9 @@ Sha256Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view dat
 }
 
 Sha256Digest hmac_sha256(std::string_view key, std::string_view data) {
-    return hmac_sha256(
-        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()),
-        data);
+    return hmac_sha256(std::span<const std::uint8_t>(
+                           reinterpret_cast<const std::uint8_t*>(key.data()), key.size()),
+                       data);
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
@@ -132,9 +132,12 @@ std::string base64url_encode(std::string_view bytes) {
 bool base64url_decode(std::string_view text, std::string& out) {
     std::string s(text);
     for (auto& c : s) {
-        if (c == '-') c = '+';
-        else if (c == '_') c = '/';
-        else if (c == '+' || c == '/' || c == '=') return false;
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (c == '+' || c == '/' || c == '=')
+            return false;
     }
     while (s.size() % 4 != 0) s.push_back('=');
     return base64_decode(s, out);

@@ -14,7 +14,7 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 
 // Incremental MD5 so bytes are hashed while they stream, never buffered whole.
 class Md5 {
-public:
+  public:
     Md5();
     ~Md5();
     Md5(Md5&&) noexcept;
@@ -23,19 +23,19 @@ public:
     void update(std::string_view bytes);
     Md5Digest finish();
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> state_;
 };
 
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     void update(std::string_view bytes);
     Sha256Digest finish();
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> state_;
 };

@@ -108,7 +108,8 @@ core::Result<auth::Principal> ApiHandler::bearer(const Exchange& ex) const {
     }
     const std::string_view value = it->value();
     constexpr std::string_view kScheme = "bearer ";
-    if (value.size() <= kScheme.size() || !beast::iequals(value.substr(0, kScheme.size()), kScheme)) {
+    if (value.size() <= kScheme.size() ||
+        !beast::iequals(value.substr(0, kScheme.size()), kScheme)) {
         return make_error(ErrorKind::unauthenticated, "invalid_token",
                           "the Authorization header must be 'Bearer <access token>'");
     }

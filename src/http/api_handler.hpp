@@ -1,8 +1,7 @@
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "auth/auth_service.hpp"
 #include "http/http_server.hpp"
@@ -19,7 +18,7 @@ struct ApiOptions {
 // The API listener: routes each request to one service call and encodes its answer
 // as JSON (DESIGN §2). Knows HTTP and JSON, nothing about storage.
 class ApiHandler final : public Handler {
-public:
+  public:
     ApiHandler(auth::AuthService& auth, upload::UploadService& uploads, Metrics& metrics,
                ApiOptions options);
 
@@ -27,7 +26,7 @@ public:
     StringResponse framing_error(unsigned status, std::string_view code, std::string_view message,
                                  const std::string& request_id) override;
 
-private:
+  private:
     using Route = asio::awaitable<void> (ApiHandler::*)(Exchange&);
     Route find_route(Exchange& ex, std::string_view path, std::string& allow);
 

@@ -5,18 +5,30 @@ namespace audiodrop::http {
 unsigned api_status(core::ErrorKind kind) {
     using K = core::ErrorKind;
     switch (kind) {
-        case K::invalid_input: return 400;
-        case K::unauthenticated: return 401;
-        case K::forbidden: return 403;
-        case K::not_found: return 404;
-        case K::conflict: return 409;
-        case K::gone: return 410;
-        case K::length_required: return 411;
-        case K::too_large: return 413;
-        case K::rate_limited: return 429;
-        case K::unavailable: return 503;
-        case K::storage_full: return 507;
-        case K::internal: return 500;
+        case K::invalid_input:
+            return 400;
+        case K::unauthenticated:
+            return 401;
+        case K::forbidden:
+            return 403;
+        case K::not_found:
+            return 404;
+        case K::conflict:
+            return 409;
+        case K::gone:
+            return 410;
+        case K::length_required:
+            return 411;
+        case K::too_large:
+            return 413;
+        case K::rate_limited:
+            return 429;
+        case K::unavailable:
+            return 503;
+        case K::storage_full:
+            return 507;
+        case K::internal:
+            return 500;
     }
     return 500;
 }

@@ -25,7 +25,8 @@ core::Result<BasicCredentials> basic_credentials(const RequestHeader& req) {
     if (it == req.end()) return invalid;
     const std::string_view value = it->value();
     constexpr std::string_view kScheme = "basic ";
-    if (value.size() <= kScheme.size() || !beast::iequals(value.substr(0, kScheme.size()), kScheme)) {
+    if (value.size() <= kScheme.size() ||
+        !beast::iequals(value.substr(0, kScheme.size()), kScheme)) {
         return invalid;
     }
     std::string decoded;
@@ -92,8 +93,8 @@ asio::awaitable<void> ApiHandler::user_token(Exchange& ex) {
                              optional_integer(body, "expires_in", "invalid_expires_in"));
         AUDIODROP_TRY_ASSIGN(auto token, auth_.issue_user_token(partner, user_id, expires_in));
         return nlohmann::ordered_json{{"access_token", token.access_token},
-                              {"token_type", "bearer"},
-                              {"expires_in", token.expires_in}};
+                                      {"token_type", "bearer"},
+                                      {"expires_in", token.expires_in}};
     }());
 }
 

@@ -43,9 +43,10 @@ std::optional<std::uint64_t> Exchange::content_length() const {
 
 void Exchange::arm_timer() {
     const auto left = deadline_ - std::chrono::steady_clock::now();
-    const auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        limits_.idle_timeout);
-    stream_.expires_after(std::max(std::chrono::steady_clock::duration::zero(), std::min(left, idle)));
+    const auto idle =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits_.idle_timeout);
+    stream_.expires_after(
+        std::max(std::chrono::steady_clock::duration::zero(), std::min(left, idle)));
 }
 
 asio::awaitable<core::Result<std::string>> Exchange::read_body(std::size_t limit) {
@@ -109,8 +110,7 @@ asio::awaitable<bool> Exchange::continue_if_expected() {
     co_return !ec;
 }
 
-bool Exchange::keep_alive() const {
-    return request_keep_alive_ && body_done_ && !close_after_; }
+bool Exchange::keep_alive() const { return request_keep_alive_ && body_done_ && !close_after_; }
 
 template <class Message>
 void Exchange::finish_headers(Message& res) {
@@ -145,10 +145,12 @@ asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body
         close_after_ = true;
         co_return false;
     }
-    std::vector<std::uint8_t> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(kChunkBytes, std::max<std::uint64_t>(length, 1))));
+    std::vector<std::uint8_t> chunk(static_cast<std::size_t>(
+        std::min<std::uint64_t>(kChunkBytes, std::max<std::uint64_t>(length, 1))));
     std::uint64_t offset = 0;
     while (offset < length) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - offset));
+        const auto want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - offset));
         auto got = read(offset, std::span<std::uint8_t>(chunk.data(), want));
         if (!got || *got == 0) {
             // The header promised bytes we cannot produce: end the connection so the

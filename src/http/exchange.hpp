@@ -32,10 +32,10 @@ struct ConnectionLimits {
 // chunks) and sends exactly one answer. Every read re-arms the idle timeout and
 // stops at the request deadline, so a slow or silent client is cut off.
 class Exchange {
-public:
+  public:
     Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-             bhttp::request_parser<bhttp::empty_body>& header_parser, const ConnectionLimits& limits,
-             std::string request_id);
+             bhttp::request_parser<bhttp::empty_body>& header_parser,
+             const ConnectionLimits& limits, std::string request_id);
 
     const RequestHeader& request() const { return header_; }
     const std::string& request_id() const { return request_id_; }
@@ -71,7 +71,7 @@ public:
     std::uint64_t bytes_in() const { return bytes_in_; }
     std::uint64_t bytes_out() const { return bytes_out_; }
 
-private:
+  private:
     void arm_timer();
     template <class Message>
     void finish_headers(Message& res);

@@ -17,10 +17,14 @@ std::string quoted(const std::string& etag) { return "\"" + etag + "\""; }
 
 std::string_view status_word(metadata::UploadState s) {
     switch (s) {
-        case metadata::UploadState::open: return "uploading";
-        case metadata::UploadState::completed: return "completed";
-        case metadata::UploadState::aborted: return "aborted";
-        case metadata::UploadState::expired: return "expired";
+        case metadata::UploadState::open:
+            return "uploading";
+        case metadata::UploadState::completed:
+            return "completed";
+        case metadata::UploadState::aborted:
+            return "aborted";
+        case metadata::UploadState::expired:
+            return "expired";
     }
     return "unknown";
 }
@@ -92,11 +96,13 @@ asio::awaitable<void> ApiHandler::complete_upload(Exchange& ex) {
 asio::awaitable<void> ApiHandler::list_parts(Exchange& ex) {
     co_await respond(ex, [&]() -> core::Result<json> {
         AUDIODROP_TRY_ASSIGN(auto owner, user(ex));
-        AUDIODROP_TRY_ASSIGN(auto ids, upload_ids_from_query(split_target(ex.request().target()).query));
+        AUDIODROP_TRY_ASSIGN(auto ids,
+                             upload_ids_from_query(split_target(ex.request().target()).query));
         AUDIODROP_TRY_ASSIGN(auto received, uploads_.list_parts(owner, ids.first, ids.second));
         json parts = json::array();
         for (const auto& p : received.parts) {
-            parts.push_back({{"PartNumber", p.part_number}, {"ETag", quoted(p.etag)}, {"Size", p.size}});
+            parts.push_back(
+                {{"PartNumber", p.part_number}, {"ETag", quoted(p.etag)}, {"Size", p.size}});
         }
         return json{{"FileId", received.upload.file_id},
                     {"UploadId", received.upload.upload_id},

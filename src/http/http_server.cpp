@@ -91,7 +91,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
         auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), kAwait);
         if (ec) {
             if (stopping_ || ec == asio::error::operation_aborted) break;
-            logger_->warn("listener={} accept failed: {}", name_, ec.message());
+            logger_->warn({{"listener", name_}, {"msg", "accept failed"}, {"error", ec.message()}});
             continue;
         }
         socket.set_option(tcp::no_delay(true), ec);
@@ -100,21 +100,21 @@ asio::awaitable<void> HttpServer::accept_loop() {
             std::lock_guard lock(mutex_);
             connections_.insert(conn);
         }
-        asio::co_spawn(conn->stream.get_executor(), serve(conn),
-                       [this, conn](std::exception_ptr failure) {
-                           if (!failure) return;
-                           // A bug, not a client: log it and drop the connection.
-                           try {
-                               std::rethrow_exception(failure);
-                           } catch (const std::exception& e) {
-                               logger_->error("listener={} msg=\"connection failed\" error=\"{}\"",
-                                              name_, e.what());
-                           }
-                           beast::error_code ec;
-                           conn->stream.socket().close(ec);
-                           std::lock_guard lock(mutex_);
-                           connections_.erase(conn);
-                       });
+        asio::co_spawn(
+            conn->stream.get_executor(), serve(conn), [this, conn](std::exception_ptr failure) {
+                if (!failure) return;
+                // A bug, not a client: log it and drop the connection.
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const std::exception& e) {
+                    logger_->error(
+                        {{"listener", name_}, {"msg", "connection failed"}, {"error", e.what()}});
+                }
+                beast::error_code ec;
+                conn->stream.socket().close(ec);
+                std::lock_guard lock(mutex_);
+                connections_.erase(conn);
+            });
     }
 }
 
@@ -152,8 +152,10 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
             res.prepare_payload();
             conn->stream.expires_after(limits_.idle_timeout);
             co_await bhttp::async_write(conn->stream, res, kAwait);
-            logger_->info("listener={} remote={} status={} error=\"{}\"", name_, remote,
-                          res.result_int(), ec.message());
+            logger_->info({{"listener", name_},
+                           {"remote", remote},
+                           {"status", res.result_int()},
+                           {"error", ec.message()}});
             break;
         }
         {
@@ -205,10 +207,15 @@ void HttpServer::log_request(const Exchange& ex, const std::string& remote,
     const auto target = req.target();
     // Never log the query: it carries presigned-URL signatures.
     const auto path = target.substr(0, target.find('?'));
-    logger_->info("listener={} request_id={} remote={} method={} path={} status={} in={} out={} ms={:.3f}",
-                  name_, ex.request_id(), remote, std::string(req.method_string()),
-                  std::string(path), ex.status(), ex.bytes_in(), ex.bytes_out(),
-                  static_cast<double>(micros) / 1000.0);
+    logger_->info({{"listener", name_},
+                   {"request_id", ex.request_id()},
+                   {"remote", remote},
+                   {"method", std::string_view(req.method_string())},
+                   {"path", std::string_view(path)},
+                   {"status", ex.status()},
+                   {"in", ex.bytes_in()},
+                   {"out", ex.bytes_out()},
+                   {"ms", static_cast<double>(micros) / 1000.0}});
 }
 
 void HttpServer::stop() {

@@ -20,7 +20,7 @@ using tcp = asio::ip::tcp;
 // the exchange; framing_error() renders, in the listener's own format (JSON or S3
 // XML), the answer to a request that could not even be parsed.
 class Handler {
-public:
+  public:
     virtual ~Handler() = default;
     virtual asio::awaitable<void> handle(Exchange& exchange) = 0;
     virtual StringResponse framing_error(unsigned status, std::string_view code,
@@ -33,7 +33,7 @@ public:
 // (keep-alive). stop() closes the acceptor and the idle connections at once, and lets
 // busy ones finish the request in hand, then close.
 class HttpServer {
-public:
+  public:
     HttpServer(asio::io_context& ioc, std::string name, Handler& handler, ConnectionLimits limits,
                core::Logger logger);
     ~HttpServer();
@@ -44,7 +44,7 @@ public:
     void stop();
     std::size_t open_connections() const;
 
-private:
+  private:
     struct Connection;
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> serve(std::shared_ptr<Connection> conn);

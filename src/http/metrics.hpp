@@ -10,7 +10,7 @@ namespace audiodrop::http {
 // Process counters for GET /metrics (Prometheus text format). Lock-free; shared by
 // both listeners.
 class Metrics {
-public:
+  public:
     enum class Listener { api, storage };
 
     void count_request(Listener l, unsigned status);
@@ -24,7 +24,7 @@ public:
 
     std::string render() const;
 
-private:
+  private:
     static constexpr std::size_t kClasses = 5;  // 1xx..5xx
     std::array<std::array<std::atomic<std::uint64_t>, kClasses>, 2> requests_{};
     std::atomic<std::uint64_t> part_bytes_{0};

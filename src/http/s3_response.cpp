@@ -10,15 +10,15 @@ namespace audiodrop::http {
 
 unsigned s3_status(const core::Error& error) {
     static const std::unordered_map<std::string_view, unsigned> kByCode = {
-        {"AccessDenied", 403},          {"SignatureDoesNotMatch", 403},
-        {"InvalidAccessKeyId", 403},    {"NoSuchUpload", 404},
-        {"NoSuchKey", 404},             {"NoSuchBucket", 404},
-        {"MethodNotAllowed", 405},      {"MissingContentLength", 411},
-        {"EntityTooLarge", 400},        {"BadDigest", 400},
-        {"InvalidDigest", 400},         {"IncompleteBody", 400},
-        {"InvalidArgument", 400},       {"InvalidRange", 416},
-        {"InvalidPart", 400},           {"InsufficientStorage", 507},
-        {"ServiceUnavailable", 503},    {"RequestTimeout", 400},
+        {"AccessDenied", 403},       {"SignatureDoesNotMatch", 403},
+        {"InvalidAccessKeyId", 403}, {"NoSuchUpload", 404},
+        {"NoSuchKey", 404},          {"NoSuchBucket", 404},
+        {"MethodNotAllowed", 405},   {"MissingContentLength", 411},
+        {"EntityTooLarge", 400},     {"BadDigest", 400},
+        {"InvalidDigest", 400},      {"IncompleteBody", 400},
+        {"InvalidArgument", 400},    {"InvalidRange", 416},
+        {"InvalidPart", 400},        {"InsufficientStorage", 507},
+        {"ServiceUnavailable", 503}, {"RequestTimeout", 400},
     };
     if (auto it = kByCode.find(error.code); it != kByCode.end()) return it->second;
     return api_status(error.kind);

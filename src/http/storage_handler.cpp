@@ -27,8 +27,8 @@ core::Error as_s3(core::Error e) {
 
 std::string_view content_type_for(std::string_view key) {
     static const std::unordered_map<std::string_view, std::string_view> kTypes = {
-        {"mp3", "audio/mpeg"}, {"m4a", "audio/mp4"},   {"wav", "audio/wav"},
-        {"opus", "audio/ogg"}, {"ogg", "audio/ogg"},   {"aac", "audio/aac"},
+        {"mp3", "audio/mpeg"},  {"m4a", "audio/mp4"}, {"wav", "audio/wav"},
+        {"opus", "audio/ogg"},  {"ogg", "audio/ogg"}, {"aac", "audio/aac"},
         {"flac", "audio/flac"}, {"amr", "audio/amr"}, {"webm", "audio/webm"},
     };
     const auto dot = key.rfind('.');
@@ -68,8 +68,8 @@ StringResponse StorageHandler::framing_error(unsigned status, std::string_view c
 
 asio::awaitable<void> StorageHandler::fail(Exchange& ex, const core::Error& error) {
     const auto path = split_target(ex.request().target()).path;
-    co_await ex.send(s3_error(as_s3(error), path, ex.request_id(),
-                              ex.request().method() == bhttp::verb::head));
+    co_await ex.send(
+        s3_error(as_s3(error), path, ex.request_id(), ex.request().method() == bhttp::verb::head));
 }
 
 asio::awaitable<void> StorageHandler::handle(Exchange& ex) {
@@ -100,7 +100,8 @@ asio::awaitable<void> StorageHandler::handle(Exchange& ex) {
         // Path-style: /<bucket>/<key>.
         const auto& path = verified->path;
         const auto slash = path.find('/', 1);
-        const auto bucket = path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+        const auto bucket =
+            path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
         if (bucket != bucket_.bucket()) {
             verified = s3_error_of(ErrorKind::not_found, "NoSuchBucket",
                                    "the bucket '" + bucket + "' does not exist here");
@@ -161,7 +162,8 @@ asio::awaitable<void> StorageHandler::upload_part(Exchange& ex, const std::strin
     co_await ex.continue_if_expected();
     auto received = co_await ex.read_body_chunks(
         [&](std::span<const std::uint8_t> bytes) { return (*writer)->write(bytes); });
-    auto stored = received ? (*writer)->commit(content_md5) : core::Result<storage::PartInfo>(received.error());
+    auto stored = received ? (*writer)->commit(content_md5)
+                           : core::Result<storage::PartInfo>(received.error());
     if (!stored) {
         co_await fail(ex, stored.error());
         co_return;
@@ -198,9 +200,8 @@ asio::awaitable<void> StorageHandler::get_object(Exchange& ex, const std::string
     const std::uint64_t first = partial ? range.first : 0;
     const std::uint64_t length = partial ? range.last - range.first + 1 : size;
 
-    bhttp::response<bhttp::buffer_body> head{partial ? bhttp::status::partial_content
-                                                     : bhttp::status::ok,
-                                             11};
+    bhttp::response<bhttp::buffer_body> head{
+        partial ? bhttp::status::partial_content : bhttp::status::ok, 11};
     head.set(bhttp::field::content_type, content_type_for(key));
     head.set(bhttp::field::etag, "\"" + object.md5() + "\"");
     head.set(bhttp::field::last_modified, core::http_date(object.last_modified()));

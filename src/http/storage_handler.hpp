@@ -15,15 +15,15 @@ namespace audiodrop::http {
 // completed objects with Range — and answering errors as S3 XML, so any S3 SDK that
 // presigns with the same keys works against it.
 class StorageHandler final : public Handler {
-public:
-    StorageHandler(storage::EmbeddedBucket& bucket, s3::Credentials credentials,
-                   std::string region, const core::Clock& clock, Metrics& metrics);
+  public:
+    StorageHandler(storage::EmbeddedBucket& bucket, s3::Credentials credentials, std::string region,
+                   const core::Clock& clock, Metrics& metrics);
 
     asio::awaitable<void> handle(Exchange& ex) override;
     StringResponse framing_error(unsigned status, std::string_view code, std::string_view message,
                                  const std::string& request_id) override;
 
-private:
+  private:
     asio::awaitable<void> upload_part(Exchange& ex, const std::string& key,
                                       const s3::QueryParams& query);
     asio::awaitable<void> get_object(Exchange& ex, const std::string& key);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,8 +15,11 @@ namespace audiodrop::metadata {
 // Every method is one transaction and is safe to call from many threads at once.
 // Failures of the store itself come back as ErrorKind::unavailable; a lookup that
 // finds nothing is an empty optional, not an error.
+// create_upload's max_open_uploads when no quota applies.
+inline constexpr std::uint64_t kNoUploadQuota = INT64_MAX;
+
 class MetadataStore {
-public:
+  public:
     virtual ~MetadataStore() = default;
 
     // conflict ("partner_exists") when client_id is taken.
@@ -28,8 +32,12 @@ public:
     virtual core::Result<std::optional<RefreshToken>> spend_refresh_token(
         const std::string& token_hash, core::TimePoint now) = 0;
 
+    // Stores a new upload unless its owner (client_id, user_id) has max_open_uploads
+    // open uploads already: rate_limited "open_upload_quota" then. The count and the
+    // insert are one atomic step, so concurrent creates never exceed the quota.
     // conflict when file_id or upload_id exists already.
-    virtual core::Result<void> create_upload(const UploadRecord& u) = 0;
+    virtual core::Result<void> create_upload(const UploadRecord& u,
+                                             std::uint64_t max_open_uploads) = 0;
     virtual core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) = 0;
     // Open uploads of one user, for the per-user quota.
     virtual core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,
@@ -38,7 +46,8 @@ public:
     // Compare-and-set from open to completed, with the result fields. Returns false
     // (and changes nothing) when the upload is no longer open: of two replicas that
     // complete one upload at once, exactly one gets true.
-    virtual core::Result<bool> mark_completed(const std::string& file_id, const std::string& file_md5,
+    virtual core::Result<bool> mark_completed(const std::string& file_id,
+                                              const std::string& file_md5,
                                               const std::string& part_list_digest,
                                               core::TimePoint completed_at) = 0;
     // Compare-and-set of the state; false when the state was not `from`.

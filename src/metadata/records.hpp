@@ -45,8 +45,8 @@ struct UploadRecord {
     core::TimePoint created_at;
     core::TimePoint expires_at;
     std::optional<core::TimePoint> completed_at;
-    std::string file_md5;           // hex, set when completed
-    std::string part_list_digest;   // hex SHA-256 of the accepted part list
+    std::string file_md5;          // hex, set when completed
+    std::string part_list_digest;  // hex SHA-256 of the accepted part list
 };
 
 }  // namespace audiodrop::metadata

@@ -1,5 +1,6 @@
 #include "metadata/sqlite_metadata_store.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <thread>
@@ -208,11 +209,14 @@ core::Result<std::optional<RefreshToken>> SqliteMetadataStore::spend_refresh_tok
     return std::optional<RefreshToken>(std::move(t));
 }
 
-core::Result<void> SqliteMetadataStore::create_upload(const UploadRecord& u) {
+core::Result<void> SqliteMetadataStore::create_upload(const UploadRecord& u,
+                                                      std::uint64_t max_open_uploads) {
     std::lock_guard lock(mutex_);
     auto stmt = Statement::prepare(db_.get(),
                                    "INSERT INTO uploads (" + std::string(kUploadColumns) +
-                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                       ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                                       "WHERE (SELECT COUNT(*) FROM uploads WHERE client_id = ?3 "
+                                       "AND user_id = ?4 AND state = 'open') < ?17");
     if (!stmt) return stmt.error();
     std::optional<std::int64_t> completed_at;
     if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
@@ -231,7 +235,8 @@ core::Result<void> SqliteMetadataStore::create_upload(const UploadRecord& u) {
         .bind(13, core::to_unix(u.expires_at))
         .bind(14, completed_at)
         .bind(15, u.file_md5)
-        .bind(16, u.part_list_digest);
+        .bind(16, u.part_list_digest)
+        .bind(17, static_cast<std::int64_t>(std::min<std::uint64_t>(max_open_uploads, INT64_MAX)));
     const int rc = stmt->step_raw();
     if (is_uniqueness_violation(rc)) {
         return core::make_error(core::ErrorKind::conflict, "upload_exists",
@@ -239,6 +244,11 @@ core::Result<void> SqliteMetadataStore::create_upload(const UploadRecord& u) {
                                     u.upload_id + " exists already.");
     }
     if (rc != SQLITE_DONE) return sqlite::to_error(db_.get(), rc, "create an upload");
+    if (sqlite3_changes(db_.get()) == 0) {
+        return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
+                                "user " + u.user_id + " has " + std::to_string(max_open_uploads) +
+                                    " open uploads already");
+    }
     return {};
 }
 

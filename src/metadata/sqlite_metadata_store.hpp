@@ -53,7 +53,8 @@ class SqliteMetadataStore final : public MetadataStore {
     core::Result<std::optional<RefreshToken>> spend_refresh_token(const std::string& token_hash,
                                                                   core::TimePoint now) override;
 
-    core::Result<void> create_upload(const UploadRecord& u) override;
+    core::Result<void> create_upload(const UploadRecord& u,
+                                     std::uint64_t max_open_uploads) override;
     core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) override;
     core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,
                                                    const std::string& user_id) override;

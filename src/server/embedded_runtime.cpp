@@ -1,12 +1,11 @@
 #include "server/embedded_runtime.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
-#include <thread>
-
-#include <boost/asio/executor_work_guard.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "auth/auth_service.hpp"
 #include "http/api_handler.hpp"
@@ -31,7 +30,8 @@ core::Result<std::unique_ptr<metadata::SqliteMetadataStore>> open_metadata(
         return core::make_error(core::ErrorKind::unavailable, "data_dir_unavailable",
                                 "cannot create data dir " + config.data_dir + ": " + ec.message());
     }
-    return metadata::SqliteMetadataStore::open((fs::path(config.data_dir) / "metadata.sqlite3").string());
+    return metadata::SqliteMetadataStore::open(
+        (fs::path(config.data_dir) / "metadata.sqlite3").string());
 }
 
 auth::AuthOptions auth_options(const core::Config& c) {
@@ -69,7 +69,7 @@ sigset_t block_stop_signals() {
 }
 
 int fail(const core::Logger& logger, const core::Error& e) {
-    logger->error("msg=\"cannot start\" code={} error=\"{}\"", e.code, e.message);
+    logger->error({{"msg", "cannot start"}, {"code", e.code}, {"error", e.message}});
     return 1;
 }
 
@@ -110,13 +110,17 @@ int serve(core::Config config, const core::Logger& logger) {
     for (unsigned i = 0; i < io_threads(config); ++i) threads.emplace_back([&ioc] { ioc.run(); });
     Sweeper sweeper(uploads, config.sweep_interval, logger);
 
-    logger->info("msg=ready api={} storage={} public_url={}{} storage_public_url={} data_dir={} region={}",
-                 config.listen, config.storage_listen, config.public_url, config.base_path,
-                 config.storage_public_url, config.data_dir, config.region);
+    logger->info({{"msg", "ready"},
+                  {"api", config.listen},
+                  {"storage", config.storage_listen},
+                  {"public_url", config.public_url + config.base_path},
+                  {"storage_public_url", config.storage_public_url},
+                  {"data_dir", config.data_dir},
+                  {"region", config.region}});
 
     int signal = 0;
     sigwait(&stop_signals, &signal);
-    logger->info("msg=draining signal={}", signal);
+    logger->info({{"msg", "draining"}, {"signal", signal}});
     api.stop();
     storage_server.stop();
     sweeper.stop();
@@ -128,7 +132,7 @@ int serve(core::Config config, const core::Logger& logger) {
     work.reset();
     ioc.stop();
     for (auto& t : threads) t.join();
-    logger->info("msg=stopped");
+    logger->info({{"msg", "stopped"}});
     return 0;
 }
 

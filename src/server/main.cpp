@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
         std::cerr << "audiodrop-server: " << *problem << "\n";
         return 2;
     }
-    auto logger = core::make_logger();
+    const auto logger = std::make_shared<const core::Log>(
+        values.log_format == "json" ? core::LogFormat::json : core::LogFormat::text);
     if (serve->parsed()) return server::serve(std::move(config), logger);
     return server::create_partner(std::move(config), name, logger);
 }

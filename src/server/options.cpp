@@ -9,14 +9,17 @@ namespace {
 std::string env_name(std::string_view flag) {
     std::string out = "AUDIODROP_";
     for (char c : flag) {
-        out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        out.push_back(c == '-' ? '_'
+                               : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     }
     return out;
 }
 
 template <class T>
 CLI::Option* option(CLI::App& app, const std::string& flag, T& target, const std::string& help) {
-    return app.add_option("--" + flag, target, help)->envname(env_name(flag))->capture_default_str();
+    return app.add_option("--" + flag, target, help)
+        ->envname(env_name(flag))
+        ->capture_default_str();
 }
 
 void seconds(CLI::App& app, const std::string& flag, std::int64_t& raw, std::chrono::seconds def,
@@ -31,8 +34,10 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
     app.set_config("--config", "", "TOML/INI file with options (keys are the long flag names)")
         ->envname("AUDIODROP_CONFIG");
     option(app, "listen", c.listen, "API listener, host:port");
-    option(app, "storage-listen", c.storage_listen, "Embedded storage endpoint listener, host:port");
-    option(app, "public-url", c.public_url, "URL clients reach the API at (default http://<listen>)");
+    option(app, "storage-listen", c.storage_listen,
+           "Embedded storage endpoint listener, host:port");
+    option(app, "public-url", c.public_url,
+           "URL clients reach the API at (default http://<listen>)");
     option(app, "storage-public-url", c.storage_public_url,
            "URL in presigned links (default http://<storage-listen>)");
     option(app, "base-path", c.base_path, "Prefix of every API path");
@@ -73,6 +78,8 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
     seconds(app, "shutdown-grace", v.shutdown_grace, c.shutdown_grace,
             "On SIGTERM, time in-flight requests get to finish");
     option(app, "threads", c.threads, "I/O threads (0: twice the cores, at least 4)");
+    option(app, "log-format", v.log_format, "Log lines as logfmt (text) or JSON objects (json)")
+        ->check(CLI::IsMember({"text", "json"}));
 }
 
 std::optional<std::string> finish_config(core::Config& c, const OptionValues& v) {

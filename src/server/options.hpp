@@ -21,6 +21,7 @@ struct OptionValues {
     std::int64_t request_timeout = 0;
     std::int64_t shutdown_grace = 0;
     std::vector<std::string> region_hosts;
+    std::string log_format = "text";
 };
 
 // Declares every server option on `app`: each has a flag, an AUDIODROP_* environment

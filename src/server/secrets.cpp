@@ -20,7 +20,9 @@ core::Error io_error(const std::string& what) {
     return make_error(ErrorKind::unavailable, "secrets_unavailable", what);
 }
 
-std::string random_token(std::size_t bytes) { return core::base64url_encode(core::random_bytes(bytes)); }
+std::string random_token(std::size_t bytes) {
+    return core::base64url_encode(core::random_bytes(bytes));
+}
 
 core::Result<void> write_atomically(const fs::path& path, const std::string& text) {
     const auto tmp = path.string() + ".tmp";
@@ -60,7 +62,8 @@ core::Result<void> load_or_create_secrets(core::Config& config) {
     };
     // S3 access keys are 20 uppercase alphanumerics; ours look the same.
     std::string access_key = "AD";
-    for (unsigned char c : core::random_bytes(18)) access_key.push_back("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[c % 32]);
+    for (unsigned char c : core::random_bytes(18))
+        access_key.push_back("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[c % 32]);
     fill(config.storage_access_key, "storage_access_key", access_key);
     fill(config.storage_secret_key, "storage_secret_key", random_token(30));
     fill(config.token_signing_key, "token_signing_key", random_token(32));

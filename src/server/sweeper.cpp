@@ -6,7 +6,10 @@ constexpr std::size_t kBatch = 500;
 }
 
 Sweeper::Sweeper(upload::UploadService& uploads, std::chrono::seconds interval, core::Logger logger)
-    : uploads_(uploads), interval_(interval), logger_(std::move(logger)), thread_([this] { run(); }) {}
+    : uploads_(uploads),
+      interval_(interval),
+      logger_(std::move(logger)),
+      thread_([this] { run(); }) {}
 
 Sweeper::~Sweeper() { stop(); }
 
@@ -27,11 +30,12 @@ void Sweeper::run() {
         for (;;) {
             auto swept = uploads_.sweep_expired(kBatch);
             if (!swept) {
-                logger_->warn("msg=\"sweep failed\" code={} error=\"{}\"", swept.error().code,
-                              swept.error().message);
+                logger_->warn({{"msg", "sweep failed"},
+                               {"code", swept.error().code},
+                               {"error", swept.error().message}});
                 break;
             }
-            if (*swept > 0) logger_->info("msg=swept expired_uploads={}", *swept);
+            if (*swept > 0) logger_->info({{"msg", "swept"}, {"expired_uploads", *swept}});
             if (*swept < kBatch) break;
         }
         lock.lock();

@@ -12,12 +12,12 @@ namespace audiodrop::server {
 
 // Runs UploadService::sweep_expired every `interval` on its own thread until stop().
 class Sweeper {
-public:
+  public:
     Sweeper(upload::UploadService& uploads, std::chrono::seconds interval, core::Logger logger);
     ~Sweeper();
     void stop();
 
-private:
+  private:
     void run();
 
     upload::UploadService& uploads_;

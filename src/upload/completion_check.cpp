@@ -52,9 +52,8 @@ core::Result<std::vector<storage::PartRef>> check_part_list(const std::vector<Re
         if (p.part_number != expected) {
             return part_list_error("part_list must list PartNumber 1.." +
                                    std::to_string(part_count) +
-                                   " once each in ascending order; entry " +
-                                   std::to_string(i + 1) + " has PartNumber " +
-                                   std::to_string(p.part_number));
+                                   " once each in ascending order; entry " + std::to_string(i + 1) +
+                                   " has PartNumber " + std::to_string(p.part_number));
         }
         auto etag = normalize_etag(p.etag);
         if (!etag) {
@@ -88,13 +87,12 @@ core::Result<void> check_against_stored(const std::vector<storage::PartRef>& par
         }
         const std::uint64_t want = plan.part_size(ref.part_number, filesize);
         if (it->size != want) {
-            return make_error(ErrorKind::invalid_input, "invalid_part_size",
-                              "part " + std::to_string(ref.part_number) + " is " +
-                                  std::to_string(it->size) + " bytes; it must be " +
-                                  std::to_string(want) + " (ChunkSize " +
-                                  std::to_string(plan.chunk_size) +
-                                  ", the last part the remainder of filesize " +
-                                  std::to_string(filesize) + ")");
+            return make_error(
+                ErrorKind::invalid_input, "invalid_part_size",
+                "part " + std::to_string(ref.part_number) + " is " + std::to_string(it->size) +
+                    " bytes; it must be " + std::to_string(want) + " (ChunkSize " +
+                    std::to_string(plan.chunk_size) + ", the last part the remainder of filesize " +
+                    std::to_string(filesize) + ")");
         }
         total += it->size;
     }

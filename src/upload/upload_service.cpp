@@ -26,6 +26,14 @@ std::string join(const std::vector<std::string>& items) {
     return out;
 }
 
+core::Error too_many_open_uploads(std::uint64_t open) {
+    auto e = make_error(ErrorKind::rate_limited, "too_many_open_uploads",
+                        "this user has " + std::to_string(open) +
+                            " or more uploads in progress; complete or abort some first");
+    e.retry_after_seconds = 60;
+    return e;
+}
+
 core::Error upload_not_found() {
     return make_error(ErrorKind::not_found, "upload_not_found",
                       "no upload with this file_id and upload_id belongs to this user");
@@ -45,7 +53,8 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
     }
     if (filesize > options_.max_file_size) {
         return make_error(ErrorKind::invalid_input, "filesize_too_large",
-                          "filesize " + std::to_string(filesize) + " is over this server's limit of " +
+                          "filesize " + std::to_string(filesize) +
+                              " is over this server's limit of " +
                               std::to_string(options_.max_file_size) + " bytes");
     }
     const std::string type = lowercase(filetype);
@@ -56,13 +65,7 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
                               "' is not allowed; use one of: " + join(allowed));
     }
     AUDIODROP_TRY_ASSIGN(auto open, metadata_.count_open_uploads(owner.client_id, owner.user_id));
-    if (open >= options_.max_open_uploads_per_user) {
-        auto e = make_error(ErrorKind::rate_limited, "too_many_open_uploads",
-                            "this user has " + std::to_string(open) +
-                                " uploads in progress; complete or abort some first");
-        e.retry_after_seconds = 60;
-        return e;
-    }
+    if (open >= options_.max_open_uploads_per_user) return too_many_open_uploads(open);
 
     const PartPlan plan = plan_parts(filesize);
     const auto now = clock_.now();
@@ -78,18 +81,21 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
     u.object_key = u.file_id + "." + type;
     u.created_at = now;
     u.expires_at = now + options_.upload_ttl;
-    AUDIODROP_TRY_ASSIGN(u.storage_upload_id, objects_.create_multipart(u.object_key, plan.chunk_size));
-    if (auto r = metadata_.create_upload(u); !r) {
+    AUDIODROP_TRY_ASSIGN(u.storage_upload_id,
+                         objects_.create_multipart(u.object_key, plan.chunk_size));
+    // The count above spares the store work in the common case; this insert enforces
+    // the quota atomically when requests race.
+    if (auto r = metadata_.create_upload(u, options_.max_open_uploads_per_user); !r) {
         (void)objects_.abort(u.object_key, u.storage_upload_id);
+        if (r.error().code == "open_upload_quota") return too_many_open_uploads(open);
         return r.error();
     }
 
     StartedUpload out{u.file_id, u.upload_id, plan.chunk_size, {}};
     out.parts.reserve(plan.part_count);
     for (std::uint32_t n = 1; n <= plan.part_count; ++n) {
-        AUDIODROP_TRY_ASSIGN(auto url,
-                          objects_.presign_part(u.object_key, u.storage_upload_id, n,
-                                                options_.upload_ttl));
+        AUDIODROP_TRY_ASSIGN(auto url, objects_.presign_part(u.object_key, u.storage_upload_id, n,
+                                                             options_.upload_ttl));
         out.parts.push_back(PresignedPart{n, std::move(url)});
     }
     return out;
@@ -177,17 +183,22 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
     const std::string digest = part_list_digest(parts);
 
     auto listed = objects_.list_parts(u.object_key, u.storage_upload_id);
-    if (!listed) return state_or(owner, u, listed.error());
-    const auto& stored = *listed;
-    const PartPlan plan{u.chunk_size, u.part_count};
-    AUDIODROP_TRY(check_against_stored(parts, stored, plan, u.filesize));
+    if (listed) {
+        AUDIODROP_TRY(
+            check_against_stored(parts, *listed, PartPlan{u.chunk_size, u.part_count}, u.filesize));
+    } else if (listed.error().kind != ErrorKind::not_found) {
+        return listed.error();
+    }
+    // A store that no longer knows the upload may have assembled it for a concurrent
+    // complete: its complete is idempotent for the same parts and answers for that.
 
     auto object = objects_.complete(u.object_key, u.storage_upload_id, parts, want_md5);
     if (!object) {
         if (object.error().code == "BadDigest") {
-            return make_error(ErrorKind::invalid_input, "md5_mismatch",
-                              object.error().message +
-                                  "; the upload is still open: re-send the parts and complete again");
+            return make_error(
+                ErrorKind::invalid_input, "md5_mismatch",
+                object.error().message +
+                    "; the upload is still open: re-send the parts and complete again");
         }
         return state_or(owner, u, object.error());
     }
@@ -234,7 +245,8 @@ core::Result<UploadRecord> UploadService::abort(const Owner& owner, const std::s
     AUDIODROP_TRY_ASSIGN(auto u, find_owned_upload(owner, file_id, upload_id));
     if (u.state == UploadState::aborted) return u;  // aborting twice is harmless
     AUDIODROP_TRY(require_open(u));
-    AUDIODROP_TRY_ASSIGN(auto won, metadata_.transition(u.file_id, UploadState::open, UploadState::aborted));
+    AUDIODROP_TRY_ASSIGN(auto won,
+                         metadata_.transition(u.file_id, UploadState::open, UploadState::aborted));
     if (!won) {
         AUDIODROP_TRY_ASSIGN(auto now_u, find_owned_upload(owner, file_id, upload_id));
         if (now_u.state != UploadState::aborted) AUDIODROP_TRY(require_open(now_u));
@@ -249,11 +261,12 @@ core::Result<UploadRecord> UploadService::abort(const Owner& owner, const std::s
 
 core::Result<FileView> UploadService::get_file(const Owner& owner, const std::string& file_id) {
     AUDIODROP_TRY_ASSIGN(auto u, find_owned(owner, file_id, "file_not_found"));
-    if (u.state == UploadState::open && clock_.now() >= u.expires_at) u.state = UploadState::expired;
+    if (u.state == UploadState::open && clock_.now() >= u.expires_at)
+        u.state = UploadState::expired;
     FileView view{std::move(u), std::nullopt};
     if (view.upload.state == UploadState::completed) {
-        AUDIODROP_TRY_ASSIGN(view.download_url,
-                          objects_.presign_get(view.upload.object_key, options_.download_url_ttl));
+        AUDIODROP_TRY_ASSIGN(view.download_url, objects_.presign_get(view.upload.object_key,
+                                                                     options_.download_url_ttl));
     }
     return view;
 }
@@ -270,8 +283,8 @@ core::Result<std::size_t> UploadService::sweep_expired(std::size_t batch) {
     AUDIODROP_TRY_ASSIGN(auto expired, metadata_.find_expired_open(clock_.now(), batch));
     std::size_t count = 0;
     for (const auto& u : expired) {
-        AUDIODROP_TRY_ASSIGN(auto won,
-                          metadata_.transition(u.file_id, UploadState::open, UploadState::expired));
+        AUDIODROP_TRY_ASSIGN(
+            auto won, metadata_.transition(u.file_id, UploadState::open, UploadState::expired));
         if (!won) continue;  // completed or aborted meanwhile, or another replica got it
         ++count;
         AUDIODROP_TRY(release_storage(u));

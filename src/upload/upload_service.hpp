@@ -72,7 +72,7 @@ struct FileView {
 // Every state change is decided by one compare-and-set in the metadata store, so
 // concurrent calls (or replicas) end in exactly one outcome. Thread-safe.
 class UploadService {
-public:
+  public:
     UploadService(metadata::MetadataStore& metadata, storage::ObjectStore& objects,
                   const core::Clock& clock, UploadOptions options);
 
@@ -97,7 +97,7 @@ public:
     // Both stores answer (for /readyz).
     core::Result<void> check_ready();
 
-private:
+  private:
     core::Result<metadata::UploadRecord> find_owned(const Owner& owner, const std::string& file_id,
                                                     std::string_view not_found_code);
     core::Result<metadata::UploadRecord> find_owned_upload(const Owner& owner,

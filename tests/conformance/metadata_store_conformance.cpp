@@ -230,7 +230,7 @@ TEST_P(MetadataStoreConformance, CreatedUploadIsFoundWithEveryField) {
     UploadRecord u = make_upload("roundtrip");
     u.filesize = 5ULL * 1024 * 1024 * 1024 + 1;  // past 32 bits
     u.part_count = 10'000;
-    ASSERT_TRUE(store().create_upload(u));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
 
     auto found = store().find_upload(u.file_id);
     ASSERT_TRUE(found) << found.error().message;
@@ -245,7 +245,7 @@ TEST_P(MetadataStoreConformance, UploadCreatedCompletedKeepsItsResultFields) {
     u.completed_at = at(120);
     u.file_md5 = "9e107d9d372bb6826bd81d3542a419d6";
     u.part_list_digest = std::string(64, '7');
-    ASSERT_TRUE(store().create_upload(u));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
 
     auto found = store().find_upload(u.file_id);
     ASSERT_TRUE(found && found->has_value());
@@ -253,27 +253,27 @@ TEST_P(MetadataStoreConformance, UploadCreatedCompletedKeepsItsResultFields) {
 }
 
 TEST_P(MetadataStoreConformance, UnknownUploadIsEmptyNotAnError) {
-    ASSERT_TRUE(store().create_upload(make_upload("one")));
+    ASSERT_TRUE(store().create_upload(make_upload("one"), kNoUploadQuota));
     auto found = store().find_upload("file_other");
     ASSERT_TRUE(found) << found.error().message;
     EXPECT_FALSE(found->has_value());
 }
 
 TEST_P(MetadataStoreConformance, UploadWithTakenFileIdIsConflict) {
-    ASSERT_TRUE(store().create_upload(make_upload("one")));
+    ASSERT_TRUE(store().create_upload(make_upload("one"), kNoUploadQuota));
     UploadRecord again = make_upload("one");
     again.upload_id = "upload_fresh";
-    auto created = store().create_upload(again);
+    auto created = store().create_upload(again, kNoUploadQuota);
     ASSERT_FALSE(created);
     EXPECT_EQ(created.error().kind, core::ErrorKind::conflict);
     EXPECT_EQ(created.error().code, "upload_exists");
 }
 
 TEST_P(MetadataStoreConformance, UploadWithTakenUploadIdIsConflict) {
-    ASSERT_TRUE(store().create_upload(make_upload("one")));
+    ASSERT_TRUE(store().create_upload(make_upload("one"), kNoUploadQuota));
     UploadRecord again = make_upload("two");
     again.upload_id = make_upload("one").upload_id;
-    auto created = store().create_upload(again);
+    auto created = store().create_upload(again, kNoUploadQuota);
     ASSERT_FALSE(created);
     EXPECT_EQ(created.error().kind, core::ErrorKind::conflict);
     EXPECT_EQ(created.error().code, "upload_exists");
@@ -290,7 +290,7 @@ TEST_P(MetadataStoreConformance, CountOpenUploadsCountsOnlyThatUsersOpenOnes) {
         u.client_id = client;
         u.user_id = user;
         u.state = state;
-        ASSERT_TRUE(store().create_upload(u));
+        ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     };
     add("a1", "pc_a", "user-1", UploadState::open);
     add("a2", "pc_a", "user-1", UploadState::open);
@@ -316,9 +316,44 @@ TEST_P(MetadataStoreConformance, CountOpenUploadsCountsOnlyThatUsersOpenOnes) {
 
 // --- uploads: state changes ---
 
+TEST_P(MetadataStoreConformance, UploadPastTheOwnersQuotaIsRefusedAndOthersStillFit) {
+    ASSERT_TRUE(store().create_upload(make_upload("q1"), 2));
+    ASSERT_TRUE(store().create_upload(make_upload("q2"), 2));
+    auto refused = store().create_upload(make_upload("q3"), 2);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().kind, core::ErrorKind::rate_limited);
+    EXPECT_EQ(refused.error().code, "open_upload_quota");
+    auto missing = store().find_upload("file_q3");
+    ASSERT_TRUE(missing);
+    EXPECT_FALSE(missing->has_value());
+    // Another user of the partner has a quota of their own; a finished upload frees a slot.
+    UploadRecord other = make_upload("other");
+    other.user_id = "user-000002";
+    EXPECT_TRUE(store().create_upload(other, 2));
+    ASSERT_TRUE(store().transition("file_q1", UploadState::open, UploadState::aborted));
+    EXPECT_TRUE(store().create_upload(make_upload("q3"), 2));
+}
+
+TEST_P(MetadataStoreConformance, UploadsRacingForAQuotaOfThreeGetThreeSlots) {
+    auto racers = connect_racers(backend());
+    ASSERT_EQ(racers.size(), static_cast<std::size_t>(kRacers));
+    const int created = count_winners([&](int i) {
+        auto done = racers[static_cast<std::size_t>(i)]->create_upload(
+            make_upload("racer" + std::to_string(i)), 3);
+        if (!done && done.error().code != "open_upload_quota") {
+            ADD_FAILURE() << done.error().message;
+        }
+        return static_cast<bool>(done);
+    });
+    EXPECT_EQ(created, 3);
+    auto open = store().count_open_uploads("pc_partner", "user-000001");
+    ASSERT_TRUE(open);
+    EXPECT_EQ(*open, 3u);
+}
+
 TEST_P(MetadataStoreConformance, MarkCompletedSetsResultFieldsAndSucceedsOnce) {
     const UploadRecord u = make_upload("one");
-    ASSERT_TRUE(store().create_upload(u));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
 
     auto first =
         store().mark_completed(u.file_id, "9e107d9d372bb6826bd81d3542a419d6", "digest-1", at(60));
@@ -350,7 +385,7 @@ TEST_P(MetadataStoreConformance, MarkCompletedOfAbortedOrExpiredUploadIsFalse) {
     for (auto state : {UploadState::aborted, UploadState::expired}) {
         UploadRecord u = make_upload(std::string(to_string(state)));
         u.state = state;
-        ASSERT_TRUE(store().create_upload(u));
+        ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
         auto done = store().mark_completed(u.file_id, "md5", "digest", at(60));
         ASSERT_TRUE(done) << done.error().message;
         EXPECT_FALSE(*done);
@@ -362,7 +397,7 @@ TEST_P(MetadataStoreConformance, MarkCompletedOfAbortedOrExpiredUploadIsFalse) {
 
 TEST_P(MetadataStoreConformance, MarkCompletedRacedByEightThreadsIsWonOnce) {
     const UploadRecord u = make_upload("race");
-    ASSERT_TRUE(store().create_upload(u));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     std::vector<int> won;
     std::mutex won_mutex;
     const int winners = count_winners([&](int i) {
@@ -385,7 +420,7 @@ TEST_P(MetadataStoreConformance, MarkCompletedRacedByEightThreadsIsWonOnce) {
 
 TEST_P(MetadataStoreConformance, MarkCompletedRacedByEightConnectionsIsWonOnce) {
     const UploadRecord u = make_upload("race");
-    ASSERT_TRUE(store().create_upload(u));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     auto racers = connect_racers(backend());
     ASSERT_EQ(racers.size(), static_cast<std::size_t>(kRacers));
     const int winners = count_winners([&](int i) {
@@ -399,7 +434,7 @@ TEST_P(MetadataStoreConformance, MarkCompletedRacedByEightConnectionsIsWonOnce) 
 
 TEST_P(MetadataStoreConformance, TransitionIsCompareAndSet) {
     const UploadRecord u = make_upload("one");
-    ASSERT_TRUE(store().create_upload(u));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
 
     auto wrong_from = store().transition(u.file_id, UploadState::aborted, UploadState::expired);
     ASSERT_TRUE(wrong_from) << wrong_from.error().message;
@@ -428,7 +463,7 @@ TEST_P(MetadataStoreConformance, TransitionOfUnknownUploadIsFalse) {
 
 TEST_P(MetadataStoreConformance, CompletingAndExpiringAtOnceHaveOneWinner) {
     const UploadRecord u = make_upload("contest");
-    ASSERT_TRUE(store().create_upload(u));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     const int winners = count_winners([&](int i) {
         core::Result<bool> r =
             (i % 2 == 0) ? store().mark_completed(u.file_id, "md5", "digest", at(60))
@@ -446,8 +481,8 @@ TEST_P(MetadataStoreConformance, CompletingAndExpiringAtOnceHaveOneWinner) {
 
 TEST_P(MetadataStoreConformance, RemovedUploadIsGoneAndItsIdsFree) {
     const UploadRecord u = make_upload("one");
-    ASSERT_TRUE(store().create_upload(u));
-    ASSERT_TRUE(store().create_upload(make_upload("two")));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
+    ASSERT_TRUE(store().create_upload(make_upload("two"), kNoUploadQuota));
     ASSERT_TRUE(store().remove_upload(u.file_id));
 
     auto found = store().find_upload(u.file_id);
@@ -459,29 +494,29 @@ TEST_P(MetadataStoreConformance, RemovedUploadIsGoneAndItsIdsFree) {
     ASSERT_TRUE(open);
     EXPECT_EQ(*open, 1u);
 
-    EXPECT_TRUE(store().create_upload(u));
+    EXPECT_TRUE(store().create_upload(u, kNoUploadQuota));
 }
 
 TEST_P(MetadataStoreConformance, RemovingUnknownUploadSucceeds) {
     auto removed = store().remove_upload("file_missing");
     EXPECT_TRUE(removed) << removed.error().message;
     const UploadRecord u = make_upload("one");
-    ASSERT_TRUE(store().create_upload(u));
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     ASSERT_TRUE(store().remove_upload(u.file_id));
     EXPECT_TRUE(store().remove_upload(u.file_id));
 }
 
 TEST_P(MetadataStoreConformance, FindExpiredOpenReturnsOldestFirstUpToLimit) {
     // expires_at relative to the base time; "now" below is at(350).
-    ASSERT_TRUE(store().create_upload(make_upload("e300", 300)));
-    ASSERT_TRUE(store().create_upload(make_upload("e100", 100)));
-    ASSERT_TRUE(store().create_upload(make_upload("e200", 200)));
-    ASSERT_TRUE(store().create_upload(make_upload("e350", 350)));  // expires exactly now
-    ASSERT_TRUE(store().create_upload(make_upload("e400", 400)));  // still live
+    ASSERT_TRUE(store().create_upload(make_upload("e300", 300), kNoUploadQuota));
+    ASSERT_TRUE(store().create_upload(make_upload("e100", 100), kNoUploadQuota));
+    ASSERT_TRUE(store().create_upload(make_upload("e200", 200), kNoUploadQuota));
+    ASSERT_TRUE(store().create_upload(make_upload("e350", 350), kNoUploadQuota));  // expires exactly now
+    ASSERT_TRUE(store().create_upload(make_upload("e400", 400), kNoUploadQuota));  // still live
     for (auto state : {UploadState::completed, UploadState::aborted, UploadState::expired}) {
         UploadRecord u = make_upload("e050-" + std::string(to_string(state)), 50);
         u.state = state;
-        ASSERT_TRUE(store().create_upload(u));
+        ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     }
 
     auto all = store().find_expired_open(at(350), 100);
@@ -508,13 +543,13 @@ TEST_P(MetadataStoreConformance, FindAbandonedReturnsAbortedAndExpiredUpToLimit)
     auto add = [&](const std::string& name, UploadState state) {
         UploadRecord u = make_upload(name);
         u.state = state;
-        ASSERT_TRUE(store().create_upload(u));
+        ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     };
     add("open", UploadState::open);
     add("completed", UploadState::completed);
     add("aborted", UploadState::aborted);
     add("expired", UploadState::expired);
-    ASSERT_TRUE(store().create_upload(make_upload("later")));
+    ASSERT_TRUE(store().create_upload(make_upload("later"), kNoUploadQuota));
     ASSERT_TRUE(store().transition("file_later", UploadState::open, UploadState::aborted));
 
     auto all = store().find_abandoned(100);

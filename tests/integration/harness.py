@@ -22,6 +22,7 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -399,6 +400,27 @@ class Api:
         return plan, resp.json()
 
 
+def race(server, calls):
+    """Runs each `call(api)` in its own thread with its own warmed-up connection, all
+    released at once; returns their results in order. For atomicity checks."""
+    clients = [Api(server) for _ in calls]
+    for api in clients:
+        api.http.get(server.base_url + "/healthz", timeout=TIMEOUT)
+    start = threading.Barrier(len(clients), timeout=30)
+
+    def run(pair):
+        call, api = pair
+        start.wait()
+        return call(api)
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+            return list(pool.map(run, zip(calls, clients)))
+    finally:
+        for api in clients:
+            api.close()
+
+
 # Storage endpoint --------------------------------------------------------------
 _storage_session = None
 
@@ -531,6 +553,7 @@ class RawHttp:
         self.host = u.netloc
         self.target = u.path + (("?" + u.query) if u.query else "")
         self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        self._pending = b""  # bytes read past the end of the last response (pipelining)
 
     def send_head(self, method, headers, target=None):
         lines = [f"{method} {target or self.target} HTTP/1.1", f"Host: {self.host}"]
@@ -548,7 +571,7 @@ class RawHttp:
     def read_response(self, timeout=15):
         """(status, {lower header: value}, body). Bounded by `timeout` seconds overall."""
         deadline = time.monotonic() + timeout
-        buf = b""
+        buf, self._pending = self._pending, b""
         while b"\r\n\r\n" not in buf:
             chunk = self._recv(deadline)
             if not chunk:
@@ -569,7 +592,7 @@ class RawHttp:
                 if not chunk:
                     break
                 body += chunk
-            body = body[:need]
+            body, self._pending = body[:need], body[need:]
         elif headers.get("transfer-encoding", "").lower() == "chunked":
             while not body.endswith(b"0\r\n\r\n"):
                 chunk = self._recv(deadline)

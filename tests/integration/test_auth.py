@@ -4,6 +4,7 @@ token each endpoint takes, refusals, the token rate limit and region scoping."""
 import base64
 import json
 import os
+import time
 
 import harness
 from harness import assert_api_error, basic_auth
@@ -48,6 +49,13 @@ class Auth(harness.ServerTestCase):
         resp = self.api.refresh_response(second["refresh_token"])
         self.assertEqual(resp.status_code, 200, resp.text)
 
+    def test_racing_refreshes_of_one_token_have_one_winner(self):
+        tokens = self.api.partner_tokens(self.partner)
+
+        statuses = sorted(harness.race(self.server, [
+            lambda api: api.refresh_response(tokens["refresh_token"]).status_code] * 8))
+        self.assertEqual(statuses, [200] + [401] * 7)
+
     def test_unknown_refresh_token_is_refused(self):
         assert_api_error(self.api.refresh_response("rt_" + harness.random_text(40)), 401,
                          "invalid_refresh_token")
@@ -77,6 +85,12 @@ class Auth(harness.ServerTestCase):
             with self.subTest(length=len(user_id)):
                 assert_api_error(self.api.user_token_response(partner, user_id), 400,
                                  "invalid_user_id")
+        # Characters, not bytes: 6 and 120 non-ASCII characters are fine, 5 and 121 not.
+        for user_id in ("ユーザー名前", "ü" * 120):
+            self.assertEqual(self.api.user_token_response(partner, user_id).status_code, 200)
+        for user_id in ("ユーザー名", "ü" * 121):
+            assert_api_error(self.api.user_token_response(partner, user_id), 400,
+                             "invalid_user_id")
 
     def test_expires_in_out_of_range_is_refused(self):
         partner = self.api.partner_tokens(self.partner)["access_token"]
@@ -164,10 +178,31 @@ class TokenRateLimit(harness.ServerTestCase):
         retry = resp.headers.get("Retry-After")
         self.assertIsNotNone(retry, "429 without Retry-After")
         self.assertTrue(retry.isdigit() and 1 <= int(retry) <= 60, retry)
+        # Concurrent requests do not slip past the limit either.
+        racer = harness.create_partner(self.server)
+
+        statuses = sorted(harness.race(self.server, [
+            lambda api: api.partner_token_response(racer["client_id"],
+                                                   racer["secret_key"]).status_code] * 16))
+        self.assertEqual(statuses, [200] * 10 + [429] * 6)
         # The limit is per client_id: another partner is unaffected.
         other = harness.create_partner(self.server)
         self.assertEqual(self.api.partner_token_response(other["client_id"],
                                                          other["secret_key"]).status_code, 200)
+
+
+class TokenExpiry(harness.ServerTestCase):
+    server_args = ("--partner-token-ttl", "1")
+
+    def test_expired_partner_token_is_token_expired_and_refresh_still_works(self):
+        tokens = self.api.partner_tokens(self.partner)
+        self.assertEqual(tokens["expires_in"], 1)
+        time.sleep(2.2)
+        assert_api_error(self.api.user_token_response(tokens["access_token"], "user-000005"),
+                         401, "token_expired")
+        resp = self.api.refresh_response(tokens["refresh_token"])
+        self.assertEqual(resp.status_code, 200, resp.text)
+        self.api.user_token(resp.json()["access_token"])
 
 
 class WrongRegion(harness.ServerTestCase):

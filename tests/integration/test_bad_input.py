@@ -46,6 +46,8 @@ class BadInput(harness.ServerTestCase):
                 kwargs.setdefault("token", self.token)
                 resp = self.api.request(method, path, **kwargs)
                 assert_api_error(resp, status, code)
+                if resp.status_code == 405:
+                    self.assertTrue(resp.headers.get("Allow"), "405 without an Allow header")
 
     def complete_body(self, **changes):
         body = {"file_id": self.u["FileId"], "upload_id": self.u["UploadId"],
@@ -263,6 +265,17 @@ class BadInput(harness.ServerTestCase):
         err = json.loads(body)
         self.assertEqual(err["error"]["code"], "body_too_large")
         self.assertTrue(err["error"]["message"] and err["request_id"])
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        with harness.RawHttp(self.server.base_url + "/healthz") as conn:
+            one = f"GET {harness.BASE_PATH}/nope HTTP/1.1\r\nHost: {conn.host}\r\n\r\n"
+            two = f"GET /healthz HTTP/1.1\r\nHost: {conn.host}\r\n\r\n"
+            conn.send((one + two).encode())
+            first = conn.read_response(timeout=10)
+            second = conn.read_response(timeout=10)
+        self.assertEqual(first[0], 404)
+        self.assertEqual(json.loads(first[2])["error"]["code"], "not_found")
+        self.assertEqual(second[0], 200)
 
     def test_oversized_headers_do_not_hurt_the_server(self):
         with harness.RawHttp(self.server.base_url + "/healthz") as conn:

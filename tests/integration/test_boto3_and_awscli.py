@@ -57,7 +57,7 @@ class Boto3AndAwsCli(harness.ServerTestCase):
     def test_boto3_presigned_get_downloads_the_object(self):
         url = self.presign_get()
         got = harness.download(url)
-        self.assertEqual(got.status_code, 200, got.text)
+        self.assertEqual(got.status_code, 200, got.content[:300])
         self.assertTrue(got.content == self.data)
         part = harness.download(url, headers={"Range": "bytes=100-199"})
         self.assertEqual(part.status_code, 206)

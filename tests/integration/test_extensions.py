@@ -1,7 +1,12 @@
 """audiodrop's extensions beyond Plaud: parts listing, abort, file status, delete,
 expiry of abandoned uploads, and the operations endpoints."""
 
+import json
+import os
+import shutil
+import tempfile
 import time
+import unittest
 
 import harness
 from harness import CHUNK_SIZE, RFC3339_UTC, assert_api_error, assert_s3_error, md5_hex, quoted
@@ -62,6 +67,27 @@ class Extensions(harness.ServerTestCase):
         self.assertEqual(status.status_code, 200, status.text)
         self.assertEqual(status.json()["Status"], "aborted")
         self.assertFalse(COMPLETED_FIELDS & set(status.json()))
+
+    def test_racing_complete_and_abort_have_one_winner(self):
+        data = harness.random_bytes(CHUNK_SIZE + 10)
+        plan = self.api.start_upload(self.token, len(data))
+        etags = harness.put_all_parts(plan, data)
+
+        completed, aborted = harness.race(self.server, [
+            lambda api: api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                     harness.part_list(etags)),
+            lambda api: api.abort(self.token, plan["FileId"], plan["UploadId"])])
+        winners = [r for r in (completed, aborted) if r.status_code == 200]
+        self.assertEqual(len(winners), 1, (completed.text, aborted.text))
+        status = self.api.get_file(self.token, plan["FileId"]).json()["Status"]
+        if completed.status_code == 200:
+            assert_api_error(aborted, 409, {"upload_completed", "upload_not_completed"})
+            self.assertEqual(status, "completed")
+            got = harness.download(completed.json()["DownloadUrl"])
+            self.assertTrue(got.content == data)
+        else:
+            assert_api_error(completed, 409, "upload_aborted")
+            self.assertEqual(status, "aborted")
 
     def test_abort_of_a_completed_upload_is_a_conflict(self):
         plan, _ = self.api.upload_file(self.token, harness.random_bytes(10))
@@ -126,20 +152,35 @@ class Extensions(harness.ServerTestCase):
             float(value)  # every sample line ends in a number
 
 
+def stored_object_bytes(data_dir):
+    """Bytes in the data dir outside the metadata database (parts and objects)."""
+    total = 0
+    for dirpath, _, files in os.walk(data_dir):
+        for name in files:
+            if "sqlite" not in name:
+                try:
+                    total += os.path.getsize(os.path.join(dirpath, name))
+                except OSError:
+                    pass  # removed while we looked
+    return total
+
+
 class Expiry(harness.ServerTestCase):
-    server_args = ("--upload-ttl", "3", "--sweep-interval", "1")
+    server_args = ("--upload-ttl", "3", "--sweep-interval", "1", "--download-url-ttl", "2")
 
     def test_abandoned_upload_expires_and_completed_file_does_not(self):
         token = self.user()
         # F: completed well inside its TTL; it must survive the sweep.
         f_data = harness.random_bytes(100)
-        f_plan, _ = self.api.upload_file(token, f_data)
+        f_plan, f_done = self.api.upload_file(token, f_data)
+        self.assertIn("X-Amz-Expires=2&", f_done["DownloadUrl"] + "&")
         # E: one part of two uploaded, then abandoned.
         e_data = harness.random_bytes(CHUNK_SIZE + 10)
         e_plan = self.api.start_upload(token, len(e_data))
         etags = harness.put_all_parts(e_plan, e_data, only=[1])
         etags[2] = quoted(md5_hex(e_data[CHUNK_SIZE:]))
 
+        self.assertGreaterEqual(stored_object_bytes(self.server.data_dir), CHUNK_SIZE)
         status = None
         for _ in range(40):  # at most ~20 s
             resp = self.api.get_file(token, e_plan["FileId"])
@@ -156,6 +197,16 @@ class Expiry(harness.ServerTestCase):
         self.assertIn(late.status_code, (404, 410), late.text)
         assert_api_error(late, late.status_code,
                          "upload_expired" if late.status_code == 410 else "upload_not_found")
+
+        # Once the sweeper has been round (--sweep-interval 1), the bytes are gone and the
+        # part URLs take nothing more.
+        stored = None
+        for _ in range(20):  # at most ~10 s
+            stored = stored_object_bytes(self.server.data_dir)
+            if stored < CHUNK_SIZE:
+                break
+            time.sleep(0.5)
+        self.assertLess(stored, CHUNK_SIZE, "the expired upload's part was not removed")
         put = harness.put_part(e_plan["Parts"][1]["PresignedUrl"], e_data[CHUNK_SIZE:])
         self.assertIn(put.status_code, (403, 404), put.text)
         self.assertIn(harness.s3_error_code(put.content), ("AccessDenied", "NoSuchUpload"))
@@ -164,6 +215,93 @@ class Expiry(harness.ServerTestCase):
         self.assertEqual(kept.status_code, 200, kept.text)
         self.assertEqual(kept.json()["Status"], "completed")
         self.assertTrue(harness.download(kept.json()["DownloadUrl"]).content == f_data)
+        # The DownloadUrl from complete has run out (--download-url-ttl 2); the fresh one
+        # above worked, the old one is refused.
+        assert_s3_error(harness.download(f_done["DownloadUrl"]), 403, "AccessDenied")
+
+
+class OpenUploadLimit(harness.ServerTestCase):
+    server_args = ("--max-open-uploads-per-user", "3")
+
+    def test_too_many_open_uploads_is_429_until_one_ends(self):
+        token = self.user()
+        plans = [self.api.start_upload(token, 10) for _ in range(3)]
+        resp = self.api.generate(token, 10)
+        assert_api_error(resp, 429, "too_many_open_uploads")
+        self.assertTrue(resp.headers.get("Retry-After", "").isdigit(), resp.headers)
+        # Another user of the same partner is not limited by this one.
+        self.assertEqual(self.api.generate(self.user(), 10).status_code, 200)
+        # Ending uploads (abort, complete) frees their slots.
+        self.assertEqual(self.api.abort(token, plans[0]["FileId"], plans[0]["UploadId"])
+                         .status_code, 200)
+        self.assertEqual(self.api.generate(token, 10).status_code, 200)
+        data = harness.random_bytes(10)
+        etags = harness.put_all_parts(plans[1], data)
+        self.assertEqual(self.api.complete(token, plans[1]["FileId"], plans[1]["UploadId"],
+                                           harness.part_list(etags)).status_code, 200)
+        self.assertEqual(self.api.generate(token, 10).status_code, 200)
+
+
+    def test_parallel_generates_do_not_exceed_the_open_upload_limit(self):
+        token = self.user()
+        statuses = sorted(harness.race(self.server, [
+            lambda api: api.generate(token, 10).status_code] * 8))
+        self.assertEqual(statuses, [200] * 3 + [429] * 5,
+                         "the per-user open-upload limit (3) was exceeded under concurrency")
+
+
+class Configuration(unittest.TestCase):
+    """Options come from flags, AUDIODROP_* environment variables or a config file."""
+
+    def run_server(self, *args, **kwargs):
+        server = harness.Server(*args, **kwargs)
+        server.start()
+        self.addCleanup(server.stop)
+        api = harness.Api(server)
+        self.addCleanup(api.close)
+        return server, api, api.new_user(harness.create_partner(server))
+
+    def test_environment_variables_configure_the_server(self):
+        server, api, token = self.run_server(env={"AUDIODROP_MAX_FILE_SIZE": "1000",
+                                                  "AUDIODROP_ALLOWED_FILETYPES": "mp3,WAV"})
+        self.assertEqual(api.generate(token, 1000, "wav").status_code, 200)
+        assert_api_error(api.generate(token, 1001), 400, "filesize_too_large")
+        assert_api_error(api.generate(token, 10, "m4a"), 400, "unsupported_filetype")
+
+    def test_config_file_configures_the_server(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="audiodrop-conf-"), "audiodrop.conf")
+        self.addCleanup(shutil.rmtree, os.path.dirname(path), True)
+        with open(path, "w") as f:
+            f.write("max-file-size = 2000\n")
+        server, api, token = self.run_server("--config", path)
+        self.assertEqual(api.generate(token, 2000).status_code, 200)
+        assert_api_error(api.generate(token, 2001), 400, "filesize_too_large")
+
+    def test_base_path_moves_the_api(self):
+        server, api, token = self.run_server(base_path="/v1")
+        _, done = api.upload_file(token, harness.random_bytes(100))
+        self.assertTrue(done["FileMd5"])
+        old = api.http.post(server.base_url + harness.BASE_PATH +
+                            "/open/partner/files/upload/generate-presigned-urls",
+                            json={"filesize": 10, "filetype": "mp3"},
+                            headers={"Authorization": f"Bearer {token}"}, timeout=harness.TIMEOUT)
+        assert_api_error(old, 404, "not_found")
+
+    def test_json_logs_are_one_object_per_line(self):
+        server, api, token = self.run_server("--log-format", "json")
+        api.upload_file(token, harness.random_bytes(100))
+        api.generate(token, 0)
+        server.stop()
+        with open(server.log_path, "rb") as f:
+            lines = [l for l in f.read().decode().splitlines()
+                     if l.strip() and not l.startswith("=====")]
+        self.assertGreater(len(lines), 3)
+        for line in lines:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                self.fail(f"log line is not JSON: {line!r}")
+            self.assertIsInstance(obj, dict, line)
 
 
 if __name__ == "__main__":

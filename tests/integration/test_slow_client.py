@@ -7,11 +7,12 @@ import harness
 from harness import CHUNK_SIZE, KiB
 
 IDLE = 2  # --idle-timeout, seconds
+REQUEST = 5  # --request-timeout, seconds
 CLOSE_WITHIN = 10  # generous bound for the cut-off on a loaded machine
 
 
 class SlowClients(harness.ServerTestCase):
-    server_args = ("--idle-timeout", str(IDLE))
+    server_args = ("--idle-timeout", str(IDLE), "--request-timeout", str(REQUEST))
 
     def assert_cut_off(self, conn, what, since):
         """`conn` is closed by the server within CLOSE_WITHIN s of `since` (its last
@@ -73,6 +74,29 @@ class SlowClients(harness.ServerTestCase):
         data = harness.random_bytes(CHUNK_SIZE)
         resp = harness.put_part(plan["Parts"][0]["PresignedUrl"], data)
         self.assertEqual(resp.status_code, 200, resp.text)
+
+    def test_header_dripped_byte_by_byte_is_cut_off(self):
+        # Each byte is progress, so a per-read idle timer alone would never fire.
+        with harness.RawHttp(self.server.base_url + "/healthz") as conn:
+            conn.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            start = time.monotonic()
+            closed_after = None
+            for _ in range(60):  # 60 x 0.5 s bounds the drip at 30 s
+                try:
+                    conn.send(b"X")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed_after = time.monotonic() - start
+                    break
+                if conn.readable_within(0.5):
+                    elapsed, _ = conn.wait_closed(2)
+                    if elapsed is not None:
+                        closed_after = time.monotonic() - start
+                        break
+            self.assertIsNotNone(closed_after, "a dripping client was never cut off")
+            # A deadline on the whole header (idle timeout) or on the whole request
+            # (request timeout) are both fine; never on the spot, never unbounded.
+            self.assertGreaterEqual(closed_after, IDLE * 0.5)
+            self.assertLess(closed_after, REQUEST + CLOSE_WITHIN)
 
     def test_json_body_that_stops_midway_is_cut_off(self):
         token = self.user()

@@ -5,8 +5,6 @@ import math
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
-
 import harness
 from harness import CHUNK_SIZE, GiB, MiB, md5_hex, quoted
 
@@ -122,6 +120,25 @@ class UploadFlow(harness.ServerTestCase):
         self.assertEqual(resp.headers["Content-Range"], f"bytes {first}-{size - 1}/{size}")
         self.assertTrue(resp.content == self.big[first:])
 
+    def test_range_ending_past_the_end_is_clamped(self):
+        size = len(self.big)
+        resp = self.ranged(f"bytes={size - 10}-{size + 1000}")
+        self.assertEqual(resp.status_code, 206)
+        self.assertEqual(resp.headers["Content-Range"], f"bytes {size - 10}-{size - 1}/{size}")
+        self.assertEqual(resp.content, self.big[-10:])
+
+    def test_ranges_s3_ignores_get_the_whole_object(self):
+        # As S3: a malformed or multi-range header is ignored, not an error.
+        for spec in ("bytes=5-2", "bytes=abc", "bytes=0-0,2-3", "items=0-1"):
+            with self.subTest(range=spec):
+                resp = self.ranged(spec)
+                self.assertEqual(resp.status_code, 200)
+                self.assertNotIn("Content-Range", resp.headers)
+                self.assertEqual(len(resp.content), len(self.big))
+        resp = self.ranged(f"bytes=-{len(self.big) + 5}")
+        self.assertEqual(resp.status_code, 206)
+        self.assertEqual(len(resp.content), len(self.big))
+
     def test_range_past_the_end_is_416_invalid_range(self):
         resp = self.ranged(f"bytes={len(self.big)}-")
         harness.assert_s3_error(resp, 416, "InvalidRange")
@@ -155,6 +172,16 @@ class UploadFlow(harness.ServerTestCase):
         other = self.api.complete(self.token, plan["FileId"], plan["UploadId"],
                                   harness.part_list({1: etags[1]}))
         harness.assert_api_error(other, 409, "upload_completed")
+
+    def test_part_urls_are_dead_once_completed_and_the_file_cannot_change(self):
+        data = harness.random_bytes(CHUNK_SIZE + 10)
+        plan, done = self.api.upload_file(self.token, data)
+        for part, body in ((1, harness.random_bytes(CHUNK_SIZE)), (2, b"X" * 10)):
+            resp = harness.put_part(plan["Parts"][part - 1]["PresignedUrl"], body)
+            harness.assert_s3_error(resp, 404, "NoSuchUpload")
+        self.assertTrue(harness.download(done["DownloadUrl"]).content == data)
+        info = self.api.get_file(self.token, plan["FileId"]).json()
+        self.assertEqual(info["FileMd5"], md5_hex(data))
 
     def test_wrong_file_md5_is_refused_and_the_upload_stays_completable(self):
         data = harness.random_bytes(3000)
@@ -223,21 +250,40 @@ class UploadFlow(harness.ServerTestCase):
         plan = self.api.start_upload(self.token, len(data))
         etags = harness.put_all_parts(plan, data)
 
-        def complete(_):
-            api = harness.Api(self.server)
-            try:
-                return api.complete(self.token, plan["FileId"], plan["UploadId"],
-                                    harness.part_list(etags), "mp3", md5_hex(data))
-            finally:
-                api.close()
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(complete, range(8)))
+        answers = harness.race(self.server, [
+            lambda api: api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                     harness.part_list(etags), "mp3", md5_hex(data))] * 8)
         for resp in answers:
             self.assertEqual(resp.status_code, 200, resp.text)
             self.assertEqual(resp.json()["FileMd5"], md5_hex(data))
             self.assertEqual(resp.json()["FileId"], plan["FileId"])
         self.assertTrue(harness.download(answers[-1].json()["DownloadUrl"]).content == data)
+
+    def test_complete_racing_a_part_overwrite_never_mixes_bytes(self):
+        for _ in range(3):
+            old = harness.random_bytes(2 * CHUNK_SIZE + 100)
+            new_part = harness.random_bytes(CHUNK_SIZE)
+            plan = self.api.start_upload(self.token, len(old))
+            etags = harness.put_all_parts(plan, old)
+            url = plan["Parts"][1]["PresignedUrl"]
+
+            def overwrite(_):
+                with harness.http_session() as http:
+                    return harness.no_5xx(http.put(url, data=new_part, timeout=harness.TIMEOUT))
+
+            done, put = harness.race(self.server, [
+                lambda api: api.complete(self.token, plan["FileId"], plan["UploadId"],
+                                         harness.part_list(etags)),
+                overwrite])
+            if done.status_code == 200:
+                # The part list named the old bytes: the file is exactly those.
+                got = harness.download(done.json()["DownloadUrl"]).content
+                self.assertEqual(done.json()["FileMd5"], md5_hex(old))
+                self.assertTrue(got == old, "completed file mixes old and new bytes")
+            else:
+                # The overwrite landed first, so the old ETag no longer matches.
+                harness.assert_api_error(done, 400, "invalid_part")
+                self.assertEqual(put.status_code, 200)
 
     def test_racing_puts_of_one_part_leave_one_whole_part(self):
         size = 2 * MiB
@@ -246,7 +292,8 @@ class UploadFlow(harness.ServerTestCase):
         bodies = [harness.random_bytes(size) for _ in range(4)]
 
         def put(body):
-            resp = harness.no_5xx(requests.put(url, data=body, timeout=harness.TIMEOUT))
+            with harness.http_session() as http:
+                resp = harness.no_5xx(http.put(url, data=body, timeout=harness.TIMEOUT))
             self.assertEqual(resp.status_code, 200, resp.text)
             return resp.headers["ETag"]
 

@@ -71,7 +71,7 @@ TEST(SqliteMetadataStore, DataSurvivesCloseAndReopen) {
         ASSERT_TRUE(store->add_refresh_token({"fresh", "pc_keep", at(600)}));
         auto spent = store->spend_refresh_token("spent", at(1));
         ASSERT_TRUE(spent && spent->has_value());
-        ASSERT_TRUE(store->create_upload(sample_upload()));
+        ASSERT_TRUE(store->create_upload(sample_upload(), kNoUploadQuota));
         ASSERT_TRUE(store->mark_completed("file_keep", "md5", "digest", at(5)).value());
     }
     auto store = open_or_fail(path);
