@@ -42,9 +42,23 @@ StringResponse api_json(unsigned status, const nlohmann::ordered_json& body) {
     return res;
 }
 
+namespace {
+
+// Store failures arrive in the store's words (S3 codes, SQLite's); the API names them
+// in its own, so clients branch on one documented set.
+std::string api_code(const core::Error& error) {
+    if (error.kind == core::ErrorKind::storage_full) return "storage_full";
+    if (error.kind == core::ErrorKind::unavailable && error.code != "metadata_unavailable") {
+        return "storage_unavailable";
+    }
+    return error.code;
+}
+
+}  // namespace
+
 StringResponse api_error(const core::Error& error, const std::string& request_id) {
     const unsigned status = api_status(error.kind);
-    auto res = api_json(status, {{"error", {{"code", error.code}, {"message", error.message}}},
+    auto res = api_json(status, {{"error", {{"code", api_code(error)}, {"message", error.message}}},
                                  {"request_id", request_id}});
     if (error.retry_after_seconds) {
         res.set(bhttp::field::retry_after, std::to_string(*error.retry_after_seconds));

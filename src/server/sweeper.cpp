@@ -22,22 +22,28 @@ void Sweeper::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+template <class Step>
+void Sweeper::sweep(const char* what, Step step) {
+    // Batch after batch until one comes back short: a backlog drains in one round.
+    for (;;) {
+        auto swept = step();
+        if (!swept) {
+            logger_->warn({{"msg", "sweep failed"},
+                           {"code", swept.error().code},
+                           {"error", swept.error().message}});
+            return;
+        }
+        if (*swept > 0) logger_->info({{"msg", "swept"}, {what, *swept}});
+        if (*swept < kBatch) return;
+    }
+}
+
 void Sweeper::run() {
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
         lock.unlock();
-        // Sweep in batches until a batch comes back short: a backlog drains in one round.
-        for (;;) {
-            auto swept = uploads_.sweep_expired(kBatch);
-            if (!swept) {
-                logger_->warn({{"msg", "sweep failed"},
-                               {"code", swept.error().code},
-                               {"error", swept.error().message}});
-                break;
-            }
-            if (*swept > 0) logger_->info({{"msg", "swept"}, {"expired_uploads", *swept}});
-            if (*swept < kBatch) break;
-        }
+        sweep("expired_uploads", [this] { return uploads_.sweep_expired(kBatch); });
+        sweep("purged_uploads", [this] { return uploads_.purge_abandoned(kBatch); });
         lock.lock();
     }
 }

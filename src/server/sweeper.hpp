@@ -10,7 +10,8 @@
 
 namespace audiodrop::server {
 
-// Runs UploadService::sweep_expired every `interval` on its own thread until stop().
+// Every `interval`, on its own thread until stop(): expires open uploads past their
+// expiry and purges aborted and expired ones past their retention.
 class Sweeper {
   public:
     Sweeper(upload::UploadService& uploads, std::chrono::seconds interval, core::Logger logger);
@@ -19,6 +20,8 @@ class Sweeper {
 
   private:
     void run();
+    template <class Step>
+    void sweep(const char* what, Step step);
 
     upload::UploadService& uploads_;
     std::chrono::seconds interval_;

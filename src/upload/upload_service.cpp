@@ -292,6 +292,19 @@ core::Result<std::size_t> UploadService::sweep_expired(std::size_t batch) {
     return count;
 }
 
+core::Result<std::size_t> UploadService::purge_abandoned(std::size_t batch) {
+    AUDIODROP_TRY_ASSIGN(auto abandoned, metadata_.find_abandoned(batch));
+    const auto cutoff = clock_.now() - options_.abandoned_retention;
+    std::size_t count = 0;
+    for (const auto& u : abandoned) {
+        if (u.expires_at > cutoff) break;  // oldest first: the rest are younger still
+        AUDIODROP_TRY(release_storage(u));
+        AUDIODROP_TRY(metadata_.remove_upload(u.file_id));
+        ++count;
+    }
+    return count;
+}
+
 core::Result<void> UploadService::check_ready() {
     AUDIODROP_TRY(metadata_.find_upload("file_readiness_probe"));
     if (auto r = objects_.stat("readiness-probe"); !r && r.error().kind != ErrorKind::not_found) {

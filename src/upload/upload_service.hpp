@@ -28,6 +28,9 @@ struct UploadOptions {
     std::chrono::seconds upload_ttl{24 * 3600};
     std::chrono::seconds download_url_ttl{24 * 3600};
     unsigned max_open_uploads_per_user = 100;
+    // How long aborted and expired uploads stay visible (GET file says which) after
+    // their expiry before purge_abandoned forgets them.
+    std::chrono::seconds abandoned_retention{7 * 24 * 3600};
 };
 
 struct PresignedPart {
@@ -93,6 +96,10 @@ class UploadService {
     // Expires open uploads past their expiry and releases their parts. Returns how
     // many it expired. Called periodically by the server; safe on several replicas.
     core::Result<std::size_t> sweep_expired(std::size_t batch);
+
+    // Forgets aborted and expired uploads past abandoned_retention, releasing any bytes
+    // they left. Returns how many it removed; safe on several replicas.
+    core::Result<std::size_t> purge_abandoned(std::size_t batch);
 
     // Both stores answer (for /readyz).
     core::Result<void> check_ready();

@@ -614,6 +614,32 @@ TEST_F(UploadServiceTest, SweepLeavesCompletedAndLiveUploadsAlone) {
     EXPECT_EQ(read_object(record(done.file_id).object_key), bytes);
 }
 
+TEST_F(UploadServiceTest, PurgeForgetsAbortedAndExpiredUploadsOnlyAfterTheirRetention) {
+    const std::string bytes = pattern_bytes(1000, 22);
+    auto aborted = start(bytes.size());
+    put_all(aborted, bytes);
+    ASSERT_TRUE(service_->abort(kAlice, aborted.file_id, aborted.upload_id));
+    auto expired = start(1000);
+    auto completed = uploaded(bytes);
+    clock_.advance(kTtl + std::chrono::seconds(1));
+    ASSERT_TRUE(service_->sweep_expired(100));
+
+    auto early = service_->purge_abandoned(100);
+    ASSERT_TRUE(early.has_value()) << early.error().message;
+    EXPECT_EQ(*early, 0u) << "still within the retention";
+    EXPECT_EQ(service_->get_file(kAlice, aborted.file_id)->upload.state, UploadState::aborted);
+
+    clock_.advance(options().abandoned_retention);
+    auto purged = service_->purge_abandoned(100);
+    ASSERT_TRUE(purged.has_value()) << purged.error().message;
+    EXPECT_EQ(*purged, 2u);
+    expect_error(service_->get_file(kAlice, aborted.file_id), ErrorKind::not_found,
+                 "file_not_found");
+    expect_error(service_->get_file(kAlice, expired.file_id), ErrorKind::not_found,
+                 "file_not_found");
+    EXPECT_EQ(service_->get_file(kAlice, completed.file_id)->upload.state, UploadState::completed);
+}
+
 TEST_F(UploadServiceTest, SweepExpiresAtMostOneBatchPerCall) {
     std::vector<StartedUpload> started;
     for (int i = 0; i < 3; ++i) started.push_back(start(1000));
