@@ -49,15 +49,20 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 _servers = []
 
 
-def server_binary():
-    path = os.environ.get("AUDIODROP_SERVER")
+def built_binary(env_var, name):
+    """A binary of this build: from $env_var (CTest sets it), else build/bin/<name>."""
+    path = os.environ.get(env_var)
     if not path:
         here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, "..", "..", "build", "bin", "audiodrop-server")
+        path = os.path.join(here, "..", "..", "build", "bin", name)
     path = os.path.abspath(path)
     if not os.access(path, os.X_OK):
-        raise RuntimeError(f"audiodrop-server binary not found at {path}; set AUDIODROP_SERVER")
+        raise RuntimeError(f"{name} binary not found at {path}; set {env_var}")
     return path
+
+
+def server_binary():
+    return built_binary("AUDIODROP_SERVER", "audiodrop-server")
 
 
 def free_ports(count):
