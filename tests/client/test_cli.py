@@ -344,6 +344,45 @@ class Cli(harness.ServerTestCase):
         # The server's access log: across both runs every part was stored exactly once.
         self.assertEqual(self.stored_part_puts(journal["file_id"]), 9)
 
+    def test_server_killed_and_restarted_mid_upload_the_upload_finishes(self):
+        data = harness.random_bytes(8 * CHUNK_SIZE + 5)
+        path = self.write_file(data)
+        state_dir = os.path.join(self.tmp, "state-server-kill9")
+        cmd = [cli_binary(), "upload", path, "--token", self.token, "--json", "--quiet",
+               "--parallel", "2", "--limit-rate", str(8 * MiB), "--state-dir", state_dir,
+               "--endpoint", self.server.api_url]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env(), stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            killed = False
+            while time.monotonic() < deadline and proc.poll() is None and not killed:
+                files = glob.glob(os.path.join(state_dir, "*.json"))
+                if files:
+                    with open(files[0]) as f:
+                        journal = json.load(f)
+                    resp = self.api.parts(self.token, journal["file_id"], journal["upload_id"])
+                    if len(resp.json()["Parts"]) >= 2:
+                        self.server.kill9()
+                        killed = True
+                time.sleep(0.02)
+            self.assertTrue(killed, "the upload finished before the server could be killed")
+            time.sleep(0.5)
+            self.server.restart()
+            out, err = proc.communicate(timeout=CLI_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        if proc.returncode == 0:
+            result = json.loads(out.strip().splitlines()[-1])  # retries carried it through
+        else:
+            result = self.upload_json(path, state_dir=state_dir)  # or the next run resumes
+            self.assertTrue(result["Resumed"], err)
+        self.assertEqual(result["FileId"], journal["file_id"])
+        self.assertEqual(result["FileMd5"], harness.md5_hex(data))
+        self.assertTrue(harness.download(result["DownloadUrl"]).content == data)
+
     def stored_part_puts(self, file_id):
         deadline = time.monotonic() + 10
         while True:
