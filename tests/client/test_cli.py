@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,8 +29,10 @@ def cli_binary():
 class ApiProxy:
     """Forwards API calls to the server, with faults: `hide_list_parts` answers 404 for the
     list-parts extension (a server with only the plain Plaud contract); `faults` maps a
-    path fragment to answers (status, headers) given before the real one. `seen` counts
-    requests per path fragment of `faults`."""
+    path fragment to answers (status, headers) given before the real one, where status
+    "drop" closes the connection without an answer and "lose-answer" forwards the request
+    and then closes the connection instead of answering. `seen` counts requests per path
+    fragment of `faults`."""
 
     def __init__(self, server, hide_list_parts=False, faults=None):
         upstream = server.api_url
@@ -61,7 +64,9 @@ class ApiProxy:
                             seen[fragment] += 1
                             if answers:
                                 fault = answers.pop(0)
-                if fault is not None:
+                if fault is not None and fault[0] == "drop":
+                    return self.drop()
+                if fault is not None and fault[0] != "lose-answer":
                     status, headers = fault
                     return self.reply(status, b'{"error":{"code":"injected","message":"fault"}}',
                                       headers)
@@ -69,7 +74,13 @@ class ApiProxy:
                            if k.lower() in ("authorization", "content-type")}
                 resp = session.request(self.command, upstream + self.path, headers=headers,
                                        data=data, timeout=30)
+                if fault is not None:  # the server acted, but its answer never arrives
+                    return self.drop()
                 self.reply(resp.status_code, resp.content)
+
+            def drop(self):
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
 
             do_GET = do_POST = do_PUT = do_DELETE = forward
 
@@ -241,6 +252,24 @@ class Cli(harness.ServerTestCase):
             self.assertEqual(json.loads(proc.stdout)["FileMd5"], harness.md5_hex(data))
             self.assertEqual(proxy.seen, {"generate-presigned-urls": 3, "complete-upload": 3})
             self.assertGreaterEqual(elapsed, 2.0, "Retry-After: 2 must be waited out")
+        finally:
+            proxy.close()
+
+    def test_dropped_connections_and_lost_answers_are_retried(self):
+        proxy = ApiProxy(self.server, faults={
+            "generate-presigned-urls": [("drop", ())],
+            # The server completes the upload but the answer is lost, twice: the retries
+            # get the idempotent answer of the complete that succeeded.
+            "complete-upload": [("lose-answer", ()), ("lose-answer", ())],
+        })
+        try:
+            data = harness.random_bytes(2 * CHUNK_SIZE + 3)
+            proc = self.ok("upload", self.write_file(data), "--token", self.token, "--json",
+                           "--quiet", "--no-resume", "--endpoint", proxy.url, endpoint=False)
+            result = json.loads(proc.stdout)
+            self.assertEqual(result["FileMd5"], harness.md5_hex(data))
+            self.assertTrue(harness.download(result["DownloadUrl"]).content == data)
+            self.assertEqual(proxy.seen, {"generate-presigned-urls": 2, "complete-upload": 3})
         finally:
             proxy.close()
 
