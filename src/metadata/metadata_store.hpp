@@ -61,6 +61,16 @@ class MetadataStore {
     // Uploads in a terminal state other than completed (aborted, expired), so the
     // sweep can release their storage and forget them.
     virtual core::Result<std::vector<UploadRecord>> find_abandoned(std::size_t limit) = 0;
+
+    // Request counting for rate limits that hold across replicas. Counts one request
+    // against `key` in the fixed window that started at window_start and returns that
+    // window's count, this request included; one atomic step, so concurrent callers get
+    // distinct counts. A key keeps only its latest window: a request for an older
+    // window (a replica whose clock lags) counts in the latest one.
+    virtual core::Result<std::uint64_t> count_request(const std::string& key,
+                                                      core::TimePoint window_start) = 0;
+    // Forgets the keys whose latest window started before `before`.
+    virtual core::Result<void> forget_request_counts(core::TimePoint before) = 0;
 };
 
 }  // namespace audiodrop::metadata

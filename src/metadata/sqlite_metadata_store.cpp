@@ -2,33 +2,23 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <thread>
 
+#include "metadata/sql_encoding.hpp"
 #include "metadata/sqlite_schema.hpp"
 
 namespace audiodrop::metadata {
 namespace {
 
+using sql::from_sql;
+using sql::kUploadColumns;
+using sql::to_sql;
+using sql::to_sql_limit;
 using sqlite::Statement;
 
 // Another process may hold the write lock for a moment (a migration, a checkpoint);
 // wait that long before reporting the store unavailable.
 constexpr int kBusyTimeoutMs = 5000;
-
-constexpr std::string_view kUploadColumns =
-    "file_id, upload_id, client_id, user_id, filesize, filetype, chunk_size, part_count, "
-    "object_key, storage_upload_id, state, created_at, expires_at, completed_at, file_md5, "
-    "part_list_digest";
-
-// SQLite integers are signed 64-bit; sizes keep their bit pattern and round-trip.
-std::int64_t to_sql(std::uint64_t v) { return static_cast<std::int64_t>(v); }
-std::uint64_t from_sql(std::int64_t v) { return static_cast<std::uint64_t>(v); }
-
-std::int64_t to_sql_limit(std::size_t limit) {
-    constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-    return static_cast<std::int64_t>(limit < kMax ? limit : kMax);
-}
 
 bool is_uniqueness_violation(int rc) {
     return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
@@ -53,14 +43,7 @@ core::Result<UploadRecord> read_upload(const Statement& s) {
     u.part_count = static_cast<std::uint32_t>(s.int64(7));
     u.object_key = s.text(8);
     u.storage_upload_id = s.text(9);
-    const std::string state = s.text(10);
-    auto parsed = upload_state_from_string(state);
-    if (!parsed) {
-        return core::make_error(core::ErrorKind::internal, "metadata_corrupt",
-                                "Upload " + u.file_id + " has an unknown state '" + state +
-                                    "' in the metadata database.");
-    }
-    u.state = *parsed;
+    AUDIODROP_TRY_ASSIGN(u.state, sql::stored_state(u.file_id, s.text(10)));
     u.created_at = core::from_unix(s.int64(11));
     u.expires_at = core::from_unix(s.int64(12));
     if (!s.is_null(13)) u.completed_at = core::from_unix(s.int64(13));
@@ -340,6 +323,35 @@ core::Result<std::vector<UploadRecord>> SqliteMetadataStore::find_abandoned(std:
     if (!stmt) return stmt.error();
     stmt->bind(1, to_sql_limit(limit));
     return read_uploads(*stmt, "find abandoned uploads");
+}
+
+core::Result<std::uint64_t> SqliteMetadataStore::count_request(const std::string& key,
+                                                               core::TimePoint window_start) {
+    std::lock_guard lock(mutex_);
+    // SET reads the row as it was, so both columns see the old window_start.
+    auto stmt = Statement::prepare(
+        db_.get(),
+        "INSERT INTO request_counts (key, window_start, requests) VALUES (?1, ?2, 1) "
+        "ON CONFLICT (key) DO UPDATE SET "
+        "requests = CASE WHEN window_start >= excluded.window_start THEN requests + 1 ELSE 1 END, "
+        "window_start = max(window_start, excluded.window_start) "
+        "RETURNING requests");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, key).bind(2, core::to_unix(window_start));
+    auto row = stmt->step("count a request");
+    if (!row) return row.error();
+    const auto count = static_cast<std::uint64_t>(stmt->int64(0));
+    auto done = stmt->step("count a request");
+    if (!done) return done.error();
+    return count;
+}
+
+core::Result<void> SqliteMetadataStore::forget_request_counts(core::TimePoint before) {
+    std::lock_guard lock(mutex_);
+    auto stmt = Statement::prepare(db_.get(), "DELETE FROM request_counts WHERE window_start < ?");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, core::to_unix(before));
+    return run(*stmt, "forget request counts");
 }
 
 }  // namespace audiodrop::metadata

@@ -68,6 +68,9 @@ class SqliteMetadataStore final : public MetadataStore {
     core::Result<std::vector<UploadRecord>> find_expired_open(core::TimePoint now,
                                                               std::size_t limit) override;
     core::Result<std::vector<UploadRecord>> find_abandoned(std::size_t limit) override;
+    core::Result<std::uint64_t> count_request(const std::string& key,
+                                              core::TimePoint window_start) override;
+    core::Result<void> forget_request_counts(core::TimePoint before) override;
 
   private:
     explicit SqliteMetadataStore(sqlite::Connection db);

@@ -11,7 +11,7 @@ namespace {
 
 // STRICT tables make SQLite refuse a value of the wrong type instead of storing it.
 // Times are unix seconds; filesize and chunk_size hold a uint64 bit pattern.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -52,6 +52,17 @@ CREATE TABLE uploads (
 CREATE INDEX uploads_by_owner ON uploads (client_id, user_id, state);
 -- find_expired_open and find_abandoned
 CREATE INDEX uploads_by_state_expiry ON uploads (state, expires_at);
+)sql",
+    // 2: request counts for rate limits (count_request).
+    R"sql(
+CREATE TABLE request_counts (
+    key          TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    requests     INTEGER NOT NULL
+) STRICT;
+
+-- forget_request_counts
+CREATE INDEX request_counts_by_window ON request_counts (window_start);
 )sql",
 };
 

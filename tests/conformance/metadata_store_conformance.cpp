@@ -2,15 +2,20 @@
 
 #include <atomic>
 #include <latch>
+#include <limits>
+#include <mutex>
 #include <set>
 #include <thread>
 
+#include "conformance/postgres_test_schema.hpp"
 #include "conformance/temp_dir.hpp"
+#include "metadata/postgres_metadata_store.hpp"
 #include "metadata/sqlite_metadata_store.hpp"
 
 namespace audiodrop::metadata::conformance {
 
 void MetadataStoreConformance::SetUp() {
+    if (!GetParam().skip_reason.empty()) GTEST_SKIP() << GetParam().skip_reason;
     backend_ = GetParam().make();
     auto store = backend_->connect();
     ASSERT_TRUE(store) << store.error().message;
@@ -237,6 +242,19 @@ TEST_P(MetadataStoreConformance, CreatedUploadIsFoundWithEveryField) {
     ASSERT_TRUE(found->has_value());
     expect_same_upload(u, **found);
     EXPECT_FALSE((*found)->completed_at.has_value());
+}
+
+TEST_P(MetadataStoreConformance, SizesRoundTripUpToUint64Max) {
+    UploadRecord u = make_upload("huge");
+    u.filesize = std::numeric_limits<std::uint64_t>::max();
+    u.chunk_size = std::uint64_t{1} << 63;
+    u.part_count = std::numeric_limits<std::uint32_t>::max();
+    ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
+
+    auto found = store().find_upload(u.file_id);
+    ASSERT_TRUE(found) << found.error().message;
+    ASSERT_TRUE(found->has_value());
+    expect_same_upload(u, **found);
 }
 
 TEST_P(MetadataStoreConformance, UploadCreatedCompletedKeepsItsResultFields) {
@@ -511,7 +529,8 @@ TEST_P(MetadataStoreConformance, FindExpiredOpenReturnsOldestFirstUpToLimit) {
     ASSERT_TRUE(store().create_upload(make_upload("e300", 300), kNoUploadQuota));
     ASSERT_TRUE(store().create_upload(make_upload("e100", 100), kNoUploadQuota));
     ASSERT_TRUE(store().create_upload(make_upload("e200", 200), kNoUploadQuota));
-    ASSERT_TRUE(store().create_upload(make_upload("e350", 350), kNoUploadQuota));  // expires exactly now
+    ASSERT_TRUE(
+        store().create_upload(make_upload("e350", 350), kNoUploadQuota));  // expires exactly now
     ASSERT_TRUE(store().create_upload(make_upload("e400", 400), kNoUploadQuota));  // still live
     for (auto state : {UploadState::completed, UploadState::aborted, UploadState::expired}) {
         UploadRecord u = make_upload("e050-" + std::string(to_string(state)), 50);
@@ -570,6 +589,52 @@ TEST_P(MetadataStoreConformance, FindAbandonedReturnsAbortedAndExpiredUpToLimit)
     EXPECT_TRUE(after->empty());
 }
 
+// --- request counts ---
+
+TEST_P(MetadataStoreConformance, RequestsAreCountedPerKeyAndWindow) {
+    for (std::uint64_t n = 1; n <= 3; ++n) {
+        auto count = store().count_request("token:pc_a", at(0));
+        ASSERT_TRUE(count) << count.error().message;
+        EXPECT_EQ(*count, n);
+    }
+    EXPECT_EQ(store().count_request("token:pc_b", at(0)).value(), 1u);
+    // A new window starts over.
+    EXPECT_EQ(store().count_request("token:pc_a", at(60)).value(), 1u);
+    EXPECT_EQ(store().count_request("token:pc_a", at(60)).value(), 2u);
+}
+
+TEST_P(MetadataStoreConformance, ARequestForAnOlderWindowCountsInTheLatest) {
+    EXPECT_EQ(store().count_request("k", at(60)).value(), 1u);
+    // A replica whose clock lags does not reset the window nor escape the count.
+    EXPECT_EQ(store().count_request("k", at(0)).value(), 2u);
+    EXPECT_EQ(store().count_request("k", at(60)).value(), 3u);
+}
+
+TEST_P(MetadataStoreConformance, ForgottenRequestCountsStartOver) {
+    ASSERT_TRUE(store().count_request("old", at(0)));
+    ASSERT_TRUE(store().count_request("old", at(0)));
+    ASSERT_TRUE(store().count_request("new", at(60)));
+    ASSERT_TRUE(store().forget_request_counts(at(60)));
+    EXPECT_EQ(store().count_request("new", at(60)).value(), 2u);  // kept
+    EXPECT_EQ(store().count_request("old", at(0)).value(), 1u);   // forgotten
+}
+
+TEST_P(MetadataStoreConformance, RequestsCountedByEightConnectionsGetDistinctCounts) {
+    auto racers = connect_racers(backend());
+    ASSERT_EQ(racers.size(), static_cast<std::size_t>(kRacers));
+    std::mutex mutex;
+    std::set<std::uint64_t> seen;
+    count_winners([&](int i) {
+        auto count = racers[static_cast<std::size_t>(i)]->count_request("hot", at(0));
+        if (!count) ADD_FAILURE() << count.error().message;
+        std::lock_guard lock(mutex);
+        return count && seen.insert(*count).second;
+    });
+    std::set<std::uint64_t> want;
+    for (std::uint64_t n = 1; n <= kRacers; ++n) want.insert(n);
+    EXPECT_EQ(seen, want);
+}
+
 // --- backends ---
 
 class SqliteBackend final : public Backend {
@@ -584,13 +649,31 @@ class SqliteBackend final : public Backend {
     test_support::TempDir dir_;
 };
 
+// A schema of its own in the database AUDIODROP_TEST_DATABASE_URL names.
+class PostgresBackend final : public Backend {
+  public:
+    PostgresBackend() : schema_(test_support::PostgresTestSchema::create()) {}
+
+    core::Result<std::unique_ptr<MetadataStore>> connect() override {
+        if (!schema_) return schema_.error();
+        auto store = PostgresMetadataStore::open((*schema_)->url());
+        if (!store) return store.error();
+        return std::unique_ptr<MetadataStore>(std::move(*store));
+    }
+
+  private:
+    core::Result<std::unique_ptr<test_support::PostgresTestSchema>> schema_;
+};
+
 }  // namespace
 
 void PrintTo(const BackendFactory& factory, std::ostream* os) { *os << factory.name; }
 
 std::vector<BackendFactory> backends() {
     std::vector<BackendFactory> out;
-    out.push_back({"sqlite", [] { return std::make_unique<SqliteBackend>(); }});
+    out.push_back({"sqlite", [] { return std::make_unique<SqliteBackend>(); }, ""});
+    out.push_back({"postgres", [] { return std::make_unique<PostgresBackend>(); },
+                   test_support::PostgresTestSchema::skip_reason()});
     return out;
 }
 

@@ -28,6 +28,8 @@ class Backend {
 struct BackendFactory {
     std::string name;  // a GoogleTest parameter name: letters, digits, underscores
     std::function<std::unique_ptr<Backend>()> make;
+    // When not empty, why this backend cannot run here: its tests skip, saying so.
+    std::string skip_reason;
 };
 
 // Names the backend in test output instead of dumping its bytes.

@@ -1,0 +1,117 @@
+#include "metadata/postgres_schema.hpp"
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace audiodrop::metadata::postgres {
+namespace {
+
+// The advisory lock that serialises migrations: one key for the whole database
+// (the bytes of "audiodro"). Schemas in one database share it, which only costs a
+// moment's wait.
+constexpr std::int64_t kMigrationLockKey = 0x617564696f64726f;
+
+// Same layout as the SQLite store. Times are unix seconds; filesize and chunk_size
+// hold a uint64 bit pattern in a BIGINT, as SQLite's INTEGER does.
+constexpr std::array<std::string_view, 2> kMigrations = {
+    R"sql(
+CREATE TABLE partners (
+    client_id   TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    spent_at   BIGINT
+);
+
+CREATE TABLE uploads (
+    file_id           TEXT PRIMARY KEY,
+    upload_id         TEXT NOT NULL UNIQUE,
+    client_id         TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    filesize          BIGINT NOT NULL,
+    filetype          TEXT NOT NULL,
+    chunk_size        BIGINT NOT NULL,
+    part_count        BIGINT NOT NULL,
+    object_key        TEXT NOT NULL,
+    storage_upload_id TEXT NOT NULL,
+    state             TEXT NOT NULL
+                      CHECK (state IN ('open', 'completed', 'aborted', 'expired')),
+    created_at        BIGINT NOT NULL,
+    expires_at        BIGINT NOT NULL,
+    completed_at      BIGINT,
+    file_md5          TEXT NOT NULL,
+    part_list_digest  TEXT NOT NULL
+);
+
+-- count_open_uploads and the quota in create_upload
+CREATE INDEX uploads_by_owner ON uploads (client_id, user_id, state);
+-- find_expired_open and find_abandoned
+CREATE INDEX uploads_by_state_expiry ON uploads (state, expires_at);
+)sql",
+    // 2: request counts for rate limits (count_request).
+    R"sql(
+CREATE TABLE request_counts (
+    key          TEXT PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    requests     BIGINT NOT NULL
+);
+
+-- forget_request_counts
+CREATE INDEX request_counts_by_window ON request_counts (window_start);
+)sql",
+};
+
+core::Error too_new(std::int64_t version) {
+    return core::make_error(core::ErrorKind::unavailable, "metadata_schema_too_new",
+                            "The metadata database has schema version " + std::to_string(version) +
+                                " but this build knows only up to " +
+                                std::to_string(latest_schema_version()) +
+                                "; run a newer audiodrop-server.");
+}
+
+// Applies migration `version` unless it is applied already.
+core::Result<void> apply(Connection& c, int version) {
+    auto tx = Transaction::begin(c);
+    if (!tx) return tx.error();
+    // Held until the transaction ends; replicas starting at once queue here.
+    AUDIODROP_TRY(c.exec("SELECT pg_advisory_xact_lock($1)", Params().add(kMigrationLockKey),
+                         "lock the schema for migration"));
+    AUDIODROP_TRY(
+        c.exec_script("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      "version INTEGER PRIMARY KEY, "
+                      "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                      "create the schema_migrations table"));
+    AUDIODROP_TRY_ASSIGN(auto applied,
+                         c.exec("SELECT COALESCE(max(version), 0) FROM schema_migrations", {},
+                                "read the schema version"));
+    AUDIODROP_TRY_ASSIGN(const std::int64_t current, applied.int64(0, 0));
+    if (current > latest_schema_version()) return too_new(current);
+    if (current >= version) return {};  // another replica applied it: roll back
+
+    AUDIODROP_TRY(c.exec_script(std::string(kMigrations[static_cast<std::size_t>(version - 1)]),
+                                "apply schema migration " + std::to_string(version)));
+    AUDIODROP_TRY(c.exec("INSERT INTO schema_migrations (version) VALUES ($1)",
+                         Params().add(std::int64_t{version}), "record the schema version"));
+    return tx->commit();
+}
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+core::Result<void> migrate(Connection& c) {
+    for (int version = 1; version <= latest_schema_version(); ++version) {
+        AUDIODROP_TRY(apply(c, version));
+    }
+    return {};
+}
+
+}  // namespace audiodrop::metadata::postgres
