@@ -11,6 +11,7 @@
 
 #include "core/hashing.hpp"
 #include "core/ids.hpp"
+#include "storage/etag.hpp"
 #include "storage/local_object_reader.hpp"
 #include "storage/local_part_writer.hpp"
 
@@ -42,17 +43,6 @@ core::Error invalid_part_number(std::uint32_t part_number) {
 }
 
 bool is_not_found(const core::Error& e) { return e.kind == core::ErrorKind::not_found; }
-
-// Callers may pass ETags as S3 prints them: quoted, any hex case.
-std::string normalise_etag(std::string_view etag) {
-    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-        etag = etag.substr(1, etag.size() - 2);
-    }
-    std::string out(etag);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 // S3 CompleteMultipartUpload: at least one part, in strictly ascending order.
 core::Result<std::vector<PartRef>> normalise_part_list(const std::vector<PartRef>& parts) {

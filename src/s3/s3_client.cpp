@@ -1,0 +1,282 @@
+#include "s3/s3_client.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace audiodrop::s3 {
+namespace {
+
+constexpr std::size_t kMaxIdleHandles = 32;
+
+std::string lowercase(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+bool retryable_status(long status) { return status == 429 || status >= 500; }
+
+// What one transfer collects; curl's callbacks get it as their user pointer.
+struct Transfer {
+    S3Response* response;
+    const BodySink* sink;
+    long sink_status;
+    CURL* curl;
+    std::uint64_t delivered = 0;
+};
+
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    const std::string_view line(data, size * count);
+    if (line.starts_with("HTTP/")) {
+        t->response->headers.clear();  // a new status line (after 100 Continue) starts over
+        return line.size();
+    }
+    if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+        t->response->headers.emplace_back(lowercase(trim(line.substr(0, colon))),
+                                          std::string(trim(line.substr(colon + 1))));
+    }
+    return line.size();
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    const std::string_view piece(data, size * count);
+    long status = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (t->sink != nullptr && status == t->sink_status) {
+        (*t->sink)(piece);
+        t->delivered += piece.size();
+    } else if (t->sink == nullptr || status >= 300) {
+        // S3's answers and error documents are small; an object body never lands here.
+        t->response->body.append(piece);
+    }
+    return piece.size();
+}
+
+std::string hex_sha256(std::string_view body) { return core::to_hex(core::sha256(body)); }
+
+void init_curl_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            throw std::runtime_error("curl_global_init failed");
+        }
+    });
+}
+
+}  // namespace
+
+std::optional<std::string> S3Response::header(std::string_view lowercase_name) const {
+    for (const auto& [name, value] : headers) {
+        if (name == lowercase_name) return value;
+    }
+    return std::nullopt;
+}
+
+S3Client::S3Client(S3ClientOptions options, const core::Clock& clock)
+    : options_(std::move(options)), clock_(clock) {
+    init_curl_once();
+}
+
+S3Client::~S3Client() {
+    for (void* h : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+void* S3Client::acquire_handle() {
+    {
+        std::lock_guard lock(pool_mutex_);
+        if (!idle_handles_.empty()) {
+            void* h = idle_handles_.back();
+            idle_handles_.pop_back();
+            return h;
+        }
+    }
+    CURL* h = curl_easy_init();
+    if (h == nullptr) throw std::runtime_error("curl_easy_init failed");
+    return h;
+}
+
+void S3Client::release_handle(void* handle) {
+    {
+        std::lock_guard lock(pool_mutex_);
+        if (idle_handles_.size() < kMaxIdleHandles) {
+            idle_handles_.push_back(handle);
+            return;
+        }
+    }
+    curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
+std::string S3Client::host_endpoint() const {
+    const auto& a = options_.address;
+    if (a.path_style) return a.endpoint;
+    const auto scheme_end = a.endpoint.find("://");
+    if (scheme_end == std::string::npos) return a.endpoint;
+    return a.endpoint.substr(0, scheme_end + 3) + a.bucket + "." +
+           a.endpoint.substr(scheme_end + 3);
+}
+
+std::string S3Client::object_path(const std::string& key) const {
+    const auto& a = options_.address;
+    std::string path = a.path_style ? "/" + a.bucket + "/" : "/";
+    return path + key;
+}
+
+struct S3Client::Exchange {
+    CURLcode code = CURLE_OK;
+    S3Response response;
+    std::uint64_t delivered = 0;  // bytes handed to the sink
+};
+
+S3Client::Exchange S3Client::perform(const S3Request& request, const BodySink* sink,
+                                     long sink_status) {
+    const std::string endpoint = host_endpoint();
+    HeaderSignInput in{request.method,
+                       endpoint,
+                       object_path(request.key),
+                       request.query,
+                       request.headers,
+                       hex_sha256(request.body),
+                       clock_.now(),
+                       options_.address.region,
+                       "s3"};
+    const SignedRequest signed_request = sign_headers(options_.credentials, in);
+
+    curl_slist* header_list = nullptr;
+    for (const auto* list : {&request.headers, &signed_request.headers}) {
+        for (const auto& [name, value] : *list) {
+            header_list = curl_slist_append(header_list, (name + ": " + value).c_str());
+        }
+    }
+    // Neither is signed; S3 needs neither, and a 100-continue round trip only adds latency.
+    header_list = curl_slist_append(header_list, "Expect:");
+    header_list = curl_slist_append(header_list, "Accept:");
+
+    auto* curl = static_cast<CURL*>(acquire_handle());
+    curl_easy_reset(curl);  // keeps the connection cache: the socket is reused
+    Exchange x;
+    Transfer transfer{&x.response, sink, sink_status, curl};
+    const std::string url = endpoint + signed_request.target;
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+    if (sink == nullptr) {
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                         static_cast<long>(options_.request_timeout.count() * 1000));
+    } else {
+        // An object may take long to read; only a stalled transfer is given up on.
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                         static_cast<long>(options_.request_timeout.count()));
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "audiodrop-server");
+    if (request.method == "HEAD") {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (request.method == "GET") {
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(request.body.size()));
+    }
+    x.code = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &x.response.status);
+    curl_slist_free_all(header_list);
+    release_handle(curl);
+    x.delivered = transfer.delivered;
+    return x;
+}
+
+core::Error S3Client::unreachable(int curl_code) const {
+    return core::make_error(
+        core::ErrorKind::unavailable, "storage_unavailable",
+        "the object store at " + options_.address.endpoint +
+            " did not answer: " + curl_easy_strerror(static_cast<CURLcode>(curl_code)) + " (" +
+            std::to_string(options_.max_attempts) + " attempts)");
+}
+
+void S3Client::back_off(unsigned attempt) const {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    const auto full = options_.first_backoff * (1u << std::min(attempt, 10u));
+    std::uniform_int_distribution<std::int64_t> jitter(full.count() / 2, full.count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+}
+
+core::Result<S3Response> S3Client::send(const S3Request& request) {
+    Exchange x;
+    for (unsigned attempt = 0; attempt < options_.max_attempts; ++attempt) {
+        if (attempt > 0) back_off(attempt - 1);
+        x = perform(request, nullptr, 0);
+        if (x.code == CURLE_OK && !retryable_status(x.response.status)) break;
+    }
+    if (x.code != CURLE_OK) return unreachable(x.code);
+    return std::move(x.response);
+}
+
+core::Result<S3Response> S3Client::get(const std::string& key, const BodySink& sink) {
+    std::uint64_t offset = 0;
+    std::string etag;
+    Exchange x;
+    for (unsigned attempt = 0; attempt < options_.max_attempts; ++attempt) {
+        if (attempt > 0) back_off(attempt - 1);
+        S3Request request{"GET", key, {}, {}, {}};
+        if (offset > 0) {
+            request.headers = {{"if-match", etag},
+                               {"range", "bytes=" + std::to_string(offset) + "-"}};
+        }
+        x = perform(request, &sink, offset > 0 ? 206 : 200);
+        if (offset == 0) etag = x.response.header("etag").value_or("");
+        offset += x.delivered;
+        if (x.code == CURLE_OK && !retryable_status(x.response.status)) break;
+        if (offset > 0 && etag.empty()) break;  // cannot pin a resumption to the same object
+    }
+    if (x.code != CURLE_OK) return unreachable(x.code);
+    const long wanted = offset > x.delivered ? 206 : 200;
+    if (offset > 0 && x.response.status != wanted) {
+        return core::make_error(core::ErrorKind::unavailable, "storage_unavailable",
+                                "the object store broke off reading " + key +
+                                    " and could not resume it (HTTP " +
+                                    std::to_string(x.response.status) + ")");
+    }
+    return std::move(x.response);
+}
+
+core::Result<std::string> S3Client::presign(std::string_view method, const std::string& key,
+                                            QueryParams query, std::chrono::seconds ttl) const {
+    if (ttl.count() <= 0 || ttl.count() > kMaxExpiresSeconds) {
+        return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
+                                "a presigned URL must expire within 1 second to 7 days");
+    }
+    PresignInput in{std::string(method),
+                    host_endpoint(),
+                    object_path(key),
+                    std::move(query),
+                    clock_.now(),
+                    ttl,
+                    options_.address.region,
+                    "s3"};
+    return presign_url(options_.credentials, in);
+}
+
+}  // namespace audiodrop::s3
