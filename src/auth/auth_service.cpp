@@ -5,6 +5,7 @@
 
 #include "auth/access_token.hpp"
 #include "auth/secret_hash.hpp"
+#include "auth/shared_rate_limiter.hpp"
 #include "core/hashing.hpp"
 #include "core/ids.hpp"
 
@@ -100,6 +101,17 @@ std::optional<std::size_t> count_printable_chars(std::string_view s) {
     return count;
 }
 
+std::unique_ptr<RateLimiter> make_token_limiter(metadata::MetadataStore& store,
+                                                const core::Clock& clock,
+                                                const AuthOptions& options) {
+    if (options.shared_rate_limits) {
+        return std::make_unique<SharedRateLimiter>(store, clock, options.token_requests_per_minute,
+                                                   kRateWindow, "token");
+    }
+    return std::make_unique<InMemoryRateLimiter>(clock, options.token_requests_per_minute,
+                                                 kRateWindow);
+}
+
 }  // namespace
 
 AuthService::AuthService(metadata::MetadataStore& store, const core::Clock& clock,
@@ -108,7 +120,7 @@ AuthService::AuthService(metadata::MetadataStore& store, const core::Clock& cloc
       clock_(clock),
       signing_key_(std::move(signing_key)),
       options_(std::move(options)),
-      token_limiter_(clock, options_.token_requests_per_minute, kRateWindow) {
+      token_limiter_(make_token_limiter(store_, clock_, options_)) {
     if (signing_key_.empty()) throw std::invalid_argument("AuthService needs a signing key");
 }
 
@@ -136,7 +148,8 @@ core::Result<PartnerTokens> AuthService::issue_partner_token(std::string_view cl
                                                              std::string_view secret_key) {
     const std::string id(client_id);
     // Before any lookup or hashing, so guessing secrets is slow and cheap for us.
-    if (auto wait = token_limiter_.acquire(id)) return rate_limited(*wait);
+    AUDIODROP_TRY_ASSIGN(auto wait, token_limiter_->acquire(id));
+    if (wait) return rate_limited(*wait);
 
     auto found = store_.find_partner(id);
     if (!found) return found.error();
@@ -164,7 +177,8 @@ core::Result<PartnerTokens> AuthService::refresh(std::string_view refresh_token)
 
     // The token is known only once spent; a refused refresh therefore costs the caller
     // its refresh token, and it must come back with its client credentials.
-    if (auto wait = token_limiter_.acquire(client_id)) return rate_limited(*wait);
+    AUDIODROP_TRY_ASSIGN(auto wait, token_limiter_->acquire(client_id));
+    if (wait) return rate_limited(*wait);
 
     auto partner = store_.find_partner(client_id);
     if (!partner) return partner.error();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,9 @@ struct AuthOptions {
     std::chrono::seconds user_token_default_ttl{2 * 3600};
     std::chrono::seconds user_token_max_ttl{30 * 24 * 3600};
     unsigned token_requests_per_minute = 10;
+    // Count token requests in the metadata store, so the limit holds across replicas
+    // that share it; otherwise each replica counts its own, in memory.
+    bool shared_rate_limits = false;
 };
 
 // The Authentication API: partner credentials, partner tokens with refresh rotation,
@@ -89,7 +93,7 @@ class AuthService {
     const core::Clock& clock_;
     std::string signing_key_;
     AuthOptions options_;
-    RateLimiter token_limiter_;
+    std::unique_ptr<RateLimiter> token_limiter_;
 };
 
 }  // namespace audiodrop::auth

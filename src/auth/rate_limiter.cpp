@@ -4,10 +4,12 @@
 
 namespace audiodrop::auth {
 
-RateLimiter::RateLimiter(const core::Clock& clock, unsigned limit, std::chrono::seconds window)
+InMemoryRateLimiter::InMemoryRateLimiter(const core::Clock& clock, unsigned limit,
+                                         std::chrono::seconds window)
     : clock_(clock), limit_(limit), window_(window) {}
 
-std::optional<std::chrono::seconds> RateLimiter::acquire(const std::string& key) {
+core::Result<std::optional<std::chrono::seconds>> InMemoryRateLimiter::acquire(
+    const std::string& key) {
     const core::TimePoint now = clock_.now();
     // An event at t counts while now - t < window.
     const core::TimePoint horizon = now - window_;
@@ -19,18 +21,18 @@ std::optional<std::chrono::seconds> RateLimiter::acquire(const std::string& key)
         std::erase_if(events_, [&](const auto& entry) { return entry.second.back() <= horizon; });
         last_prune_ = now;
     }
-    if (limit_ == 0) return window_;
+    if (limit_ == 0) return std::optional(window_);
 
     auto& log = events_[key];
     while (!log.empty() && log.front() <= horizon) log.pop_front();
     if (log.size() < limit_) {
         log.push_back(now);
-        return std::nullopt;
+        return std::optional<std::chrono::seconds>();
     }
     // The oldest event leaves the window first; round up so a client that waits this
     // long is let in.
     const auto wait = std::chrono::ceil<std::chrono::seconds>(log.front() + window_ - now);
-    return std::max(wait, std::chrono::seconds{1});
+    return std::optional(std::max(wait, std::chrono::seconds{1}));
 }
 
 }  // namespace audiodrop::auth

@@ -8,19 +8,28 @@
 #include <unordered_map>
 
 #include "core/clock.hpp"
+#include "core/error.hpp"
 
 namespace audiodrop::auth {
 
-// A sliding-window limit of `limit` events per `window` for each key, in memory
-// (per replica). Thread-safe. Keys idle for a whole window are forgotten, so memory
-// is bounded by the keys active in the last window.
+// A limit of so many events per window for each key. Thread-safe.
 class RateLimiter {
   public:
-    RateLimiter(const core::Clock& clock, unsigned limit, std::chrono::seconds window);
+    virtual ~RateLimiter() = default;
+    // Records an event for `key` and returns nullopt when it is allowed; otherwise how
+    // long until the next event would be allowed. An error only when the limiter's
+    // state cannot be reached.
+    virtual core::Result<std::optional<std::chrono::seconds>> acquire(const std::string& key) = 0;
+};
 
-    // Records an event for `key` and returns nullopt when it is allowed; otherwise
-    // records nothing and returns how long until the next event would be allowed.
-    std::optional<std::chrono::seconds> acquire(const std::string& key);
+// A sliding window in memory: exact, cheap, and per replica. Keys idle for a whole
+// window are forgotten, so memory is bounded by the keys active in the last window.
+// A refused event is not recorded.
+class InMemoryRateLimiter final : public RateLimiter {
+  public:
+    InMemoryRateLimiter(const core::Clock& clock, unsigned limit, std::chrono::seconds window);
+
+    core::Result<std::optional<std::chrono::seconds>> acquire(const std::string& key) override;
 
   private:
     const core::Clock& clock_;
