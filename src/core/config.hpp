@@ -23,6 +23,16 @@ struct Config {
     std::string data_dir = "./data";
     std::string region = "us";
 
+    // Scale-out: PostgreSQL for metadata and a remote S3 bucket for bytes, so that any
+    // number of replicas can serve one region. Either may be used alone.
+    std::string database_url;  // postgres://user:pass@host/db; empty: SQLite in data_dir
+    std::string s3_endpoint;   // scheme://host[:port]; empty: the embedded store
+    std::string s3_bucket;
+    std::string s3_region = "us-east-1";
+    std::string s3_access_key;
+    std::string s3_secret_key;
+    bool s3_path_style = false;
+
     // Embedded storage endpoint credentials; generated once into data_dir when unset.
     std::string storage_access_key;
     std::string storage_secret_key;

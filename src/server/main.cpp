@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "core/log.hpp"
-#include "server/embedded_runtime.hpp"
 #include "server/options.hpp"
+#include "server/runtime.hpp"
 
 int main(int argc, char** argv) {
     using namespace audiodrop;

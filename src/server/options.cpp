@@ -28,6 +28,34 @@ void seconds(CLI::App& app, const std::string& flag, std::int64_t& raw, std::chr
     option(app, flag, raw, help + " (seconds)")->check(CLI::PositiveNumber);
 }
 
+std::optional<std::string> check_scale_out(core::Config& c) {
+    if (!c.database_url.empty() && !c.database_url.starts_with("postgres://") &&
+        !c.database_url.starts_with("postgresql://")) {
+        return "--database-url must be a postgres:// or postgresql:// URL";
+    }
+    if (!c.database_url.empty() && c.token_signing_key.size() < 32) {
+        // Replicas must accept each other's tokens; a key generated into one replica's
+        // data dir would make every other replica refuse them.
+        return "--database-url needs --token-signing-key: the same secret of at least 32 "
+               "characters on every replica";
+    }
+    if (c.s3_endpoint.empty()) {
+        if (!c.s3_bucket.empty() || !c.s3_access_key.empty() || !c.s3_secret_key.empty()) {
+            return "--s3-bucket and the S3 keys need --s3-endpoint";
+        }
+        return std::nullopt;
+    }
+    if (!c.s3_endpoint.starts_with("http://") && !c.s3_endpoint.starts_with("https://")) {
+        return "--s3-endpoint must start with http:// or https://";
+    }
+    while (c.s3_endpoint.ends_with('/')) c.s3_endpoint.pop_back();
+    if (c.s3_bucket.empty()) return "--s3-endpoint needs --s3-bucket";
+    if (c.s3_access_key.empty() || c.s3_secret_key.empty()) {
+        return "--s3-endpoint needs --s3-access-key and --s3-secret-key";
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
@@ -51,6 +79,20 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
            "Storage endpoint secret key (generated into data-dir when unset)");
     option(app, "storage-region", c.storage_region, "SigV4 region of the storage endpoint");
     option(app, "bucket", c.bucket, "Bucket name in storage URLs");
+    option(app, "database-url", c.database_url,
+           "PostgreSQL URL (postgres://user:password@host:port/db) for metadata shared by "
+           "replicas; default: SQLite in data-dir");
+    option(app, "s3-endpoint", c.s3_endpoint,
+           "S3-compatible store for the bytes, e.g. https://s3.us-east-1.amazonaws.com; "
+           "default: the embedded store in data-dir");
+    option(app, "s3-bucket", c.s3_bucket, "Bucket in --s3-endpoint (must exist)");
+    option(app, "s3-region", c.s3_region, "SigV4 region of --s3-endpoint");
+    option(app, "s3-access-key", c.s3_access_key, "Access key for --s3-endpoint");
+    option(app, "s3-secret-key", c.s3_secret_key, "Secret key for --s3-endpoint");
+    app.add_flag("--s3-path-style", c.s3_path_style,
+                 "Address the bucket as endpoint/bucket/key (Ceph RGW, MinIO) rather than "
+                 "bucket.endpoint/key")
+        ->envname(env_name("s3-path-style"));
     option(app, "token-signing-key", c.token_signing_key,
            "Key that signs access tokens; share it between replicas (generated when unset)");
     option(app, "max-file-size", c.max_file_size, "Largest filesize accepted (bytes)");
@@ -114,6 +156,7 @@ std::optional<std::string> finish_config(core::Config& c, const OptionValues& v)
         return "--download-url-ttl and --upload-ttl are at most 604800 s (S3 presigned URLs "
                "live at most 7 days)";
     }
+    if (auto problem = check_scale_out(c)) return problem;
     if (c.storage_access_key.empty() != c.storage_secret_key.empty()) {
         return "give both --storage-access-key and --storage-secret-key, or neither";
     }

@@ -64,8 +64,10 @@ core::Result<void> load_or_create_secrets(core::Config& config) {
     std::string access_key = "AD";
     for (unsigned char c : core::random_bytes(18))
         access_key.push_back("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[c % 32]);
-    fill(config.storage_access_key, "storage_access_key", access_key);
-    fill(config.storage_secret_key, "storage_secret_key", random_token(30));
+    if (config.s3_endpoint.empty()) {  // only the embedded store signs with these
+        fill(config.storage_access_key, "storage_access_key", access_key);
+        fill(config.storage_secret_key, "storage_secret_key", random_token(30));
+    }
     fill(config.token_signing_key, "token_signing_key", random_token(32));
     if (!changed) return {};
     std::error_code ec;

@@ -200,20 +200,25 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
                 object.error().message +
                     "; the upload is still open: re-send the parts and complete again");
         }
-        return state_or(owner, u, object.error());
+        if (object.error().code == "BadDigestUploadConsumed") {
+            // A remote S3 cannot reopen an upload it has assembled: the parts are gone.
+            (void)metadata_.transition(u.file_id, UploadState::open, UploadState::aborted);
+            return make_error(ErrorKind::invalid_input, "md5_mismatch",
+                              object.error().message +
+                                  "; the object store cannot reopen a completed upload, so "
+                                  "this one was discarded: start a new upload");
+        }
+        // The store failed or lost the upload under us: a concurrent complete, abort or
+        // sweep that got there first says so in the record.
+        return decided_elsewhere(owner, u, digest, object.error());
     }
     AUDIODROP_TRY_ASSIGN(auto won,
                          metadata_.mark_completed(u.file_id, object->md5, digest, clock_.now()));
     if (!won) {
-        // Another request (or replica) decided first: answer as its outcome says.
-        AUDIODROP_TRY_ASSIGN(auto winner, find_owned_upload(owner, u.file_id, u.upload_id));
-        if (winner.state == UploadState::completed && winner.part_list_digest == digest) {
-            return completed_answer(winner);
-        }
-        if (winner.state != UploadState::completed) (void)release_storage(winner);
-        AUDIODROP_TRY(require_open(winner));
-        return make_error(ErrorKind::conflict, "upload_completed",
-                          "this upload was completed concurrently; retry to see its result");
+        return decided_elsewhere(
+            owner, u, digest,
+            make_error(ErrorKind::conflict, "upload_completed",
+                       "this upload was completed concurrently; retry to see its result"));
     }
     u.state = UploadState::completed;
     u.file_md5 = object->md5;
@@ -221,14 +226,21 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
     return completed_answer(u);
 }
 
-core::Error UploadService::state_or(const Owner& owner, const UploadRecord& u, core::Error error) {
-    // The store lost the upload under us: an abort, a sweep or a delete got there
-    // first, and the record says which.
-    if (error.kind != ErrorKind::not_found) return error;
-    auto now_u = find_owned(owner, u.file_id, "upload_not_found");
-    if (!now_u) return now_u.error();
-    if (auto r = require_open(*now_u); !r) return r.error();
-    return error;
+core::Result<CompletedFile> UploadService::decided_elsewhere(const Owner& owner,
+                                                             const UploadRecord& u,
+                                                             const std::string& digest,
+                                                             core::Error otherwise) {
+    auto now_u = find_owned_upload(owner, u.file_id, u.upload_id);
+    if (!now_u) return otherwise.kind == ErrorKind::not_found ? now_u.error() : otherwise;
+    if (now_u->state == UploadState::completed && now_u->part_list_digest == digest) {
+        return completed_answer(*now_u);  // the same complete, decided by another request
+    }
+    // An abort or sweep won: bytes this complete may have assembled are nobody's.
+    if (now_u->state != UploadState::open && now_u->state != UploadState::completed) {
+        (void)release_storage(*now_u);
+    }
+    AUDIODROP_TRY(require_open(*now_u));
+    return otherwise;
 }
 
 core::Result<ReceivedParts> UploadService::list_parts(const Owner& owner,

@@ -115,7 +115,11 @@ class UploadService {
     // Drops whatever bytes an upload that did not complete may have left.
     core::Result<void> release_storage(const metadata::UploadRecord& u);
     // `error` from the object store, or the conflict the upload's current state explains.
-    core::Error state_or(const Owner& owner, const metadata::UploadRecord& u, core::Error error);
+    // Answers a complete of `u` (part list `digest`) that could not decide itself: as the
+    // record now says when another request decided first, else with `otherwise`.
+    core::Result<CompletedFile> decided_elsewhere(const Owner& owner,
+                                                  const metadata::UploadRecord& u,
+                                                  const std::string& digest, core::Error otherwise);
 
     metadata::MetadataStore& metadata_;
     storage::ObjectStore& objects_;

@@ -1,0 +1,213 @@
+"""Shared set-up of the scale-out tests: one throwaway PostgreSQL cluster, one Ceph
+RADOS Gateway (a real S3 server that checks every signature itself), and any number of
+audiodrop-server replicas on them, each with its own empty data dir.
+
+Everything listens on 127.0.0.1 and is started and stopped here; the integration
+harness (tests/integration/harness.py) provides the server process and API client.
+"""
+
+import os
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+from ceph_rgw import CephRgw  # noqa: E402
+from postgres_cluster import PostgresCluster  # noqa: E402
+
+BUCKET = "audiodrop-scaleout"
+
+# The stores of the running test module: setUpModule below starts them once per module
+# (a test module imports both functions so that unittest runs them).
+backends = None
+
+
+def setUpModule():
+    global backends
+    backends = Backends().start()
+
+
+def tearDownModule():
+    if backends:
+        backends.stop()
+
+
+class Backends:
+    """PostgreSQL + Ceph RGW for one test module; start() once, stop() at the end."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="audiodrop-scaleout-")
+        self.postgres = PostgresCluster(os.path.join(self.root, "pg"))
+        self.rgw = CephRgw(os.path.join(self.root, "rgw"))
+        # Every replica must sign and accept the same access tokens.
+        self.token_signing_key = secrets.token_urlsafe(40)
+        self._s3 = None
+
+    def start(self):
+        try:
+            self.postgres.start()
+            self.rgw.start()
+            self.rgw.make_bucket(BUCKET)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        if self._s3 is not None:
+            self._s3.close()
+        self.rgw.stop()
+        self.postgres.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def scale_out_env(self, s3_endpoint=None, s3_secret_key=None, bucket=BUCKET,
+                      database_port=None):
+        """The replica's configuration, as AUDIODROP_* variables so that `partner create`
+        run by the harness sees the same stores."""
+        database_url = self.postgres.url
+        if database_port:
+            database_url = database_url.replace(f":{self.postgres.port}/", f":{database_port}/")
+        return {
+            "AUDIODROP_DATABASE_URL": database_url,
+            "AUDIODROP_TOKEN_SIGNING_KEY": self.token_signing_key,
+            "AUDIODROP_S3_ENDPOINT": s3_endpoint or self.rgw.endpoint,
+            "AUDIODROP_S3_BUCKET": bucket,
+            "AUDIODROP_S3_REGION": self.rgw.region,
+            "AUDIODROP_S3_ACCESS_KEY": self.rgw.access_key,
+            "AUDIODROP_S3_SECRET_KEY": s3_secret_key or self.rgw.secret_key,
+            "AUDIODROP_S3_PATH_STYLE": "true",
+        }
+
+    def replica(self, *extra_args, s3_endpoint=None, s3_secret_key=None, bucket=BUCKET,
+                database_port=None, **server_options):
+        """An unstarted server replica on these stores (use as a context manager);
+        server_options go to harness.Server (e.g. token_rpm)."""
+        return harness.Server(*extra_args, explicit_keys=False,
+                              env=self.scale_out_env(s3_endpoint, s3_secret_key, bucket,
+                                                     database_port), **server_options)
+
+    def s3(self):
+        """boto3 on the RGW with the service's own keys, to look at what S3 holds."""
+        if self._s3 is None:
+            self._s3 = self._make_s3_client()
+        return self._s3
+
+    def _make_s3_client(self):
+        import boto3
+        from botocore.config import Config
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.rgw.endpoint, aws_access_key_id=self.rgw.access_key,
+            aws_secret_access_key=self.rgw.secret_key, region_name=self.rgw.region,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                          retries={"max_attempts": 1}, connect_timeout=10,
+                          read_timeout=harness.TIMEOUT))
+
+    def object_exists(self, key):
+        from botocore.exceptions import ClientError
+        try:
+            self.s3().head_object(Bucket=BUCKET, Key=key)
+            return True
+        except ClientError as e:
+            if e.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
+                return False
+            raise
+
+    def open_multipart_upload_ids(self):
+        listed = self.s3().list_multipart_uploads(Bucket=BUCKET)
+        return {u["UploadId"] for u in listed.get("Uploads", [])}
+
+
+def object_key(plan):
+    """The S3 key an upload becomes: FileId.filetype (see UploadService::generate)."""
+    return plan["FileId"] + ".mp3"
+
+
+def s3_upload_id(plan):
+    """S3's own multipart upload id, from a presigned part URL."""
+    _, _, query = harness.split_storage_url(plan["Parts"][0]["PresignedUrl"])
+    return query["uploadId"]
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:port to a loopback target; stop() cuts every connection and
+    refuses new ones, as a store that went down does; start() again brings it back on
+    the same port."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._listener = None
+        self._sockets = []
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def stop(self):
+        # shutdown() before close(): on Linux only it wakes threads blocked in accept()
+        # or recv() on the socket, so the port and the connections are really gone.
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+            if self._listener:
+                sockets.append(self._listener)
+                self._listener = None
+        for s in sockets:
+            for end in (lambda: s.shutdown(socket.SHUT_RDWR), s.close):
+                try:
+                    end()
+                except OSError:
+                    pass
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            src.settimeout(None)
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

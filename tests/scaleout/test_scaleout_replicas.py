@@ -1,0 +1,254 @@
+"""Two audiodrop-server replicas on one PostgreSQL and one S3 (Ceph RGW): an upload
+started on one finishes on the other, races between them end in exactly one outcome,
+and a replica killed with -9 loses nothing the other cannot finish."""
+
+import os
+import threading
+import time
+import unittest
+
+import scaleout_harness as sh
+from harness import (MiB, Api, assert_api_error, create_partner, download, md5_hex,
+                     part_list, put_all_parts, random_bytes)
+
+from scaleout_harness import setUpModule, tearDownModule  # noqa: F401  (run by unittest)
+
+
+class TwoReplicas(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.a = sh.backends.replica().start()
+        cls.b = sh.backends.replica().start()
+        cls.api_a, cls.api_b = Api(cls.a), Api(cls.b)
+        cls.cred = create_partner(cls.a)
+
+    @classmethod
+    def tearDownClass(cls):
+        for api in (cls.api_a, cls.api_b):
+            api.close()
+        for server in (cls.a, cls.b):
+            if server.running():
+                server.stop()
+            # Stateless: a replica on PostgreSQL and S3 keeps nothing on its own disk.
+            leftovers = os.listdir(server.data_dir)
+            server.cleanup()
+            assert leftovers == [], f"replica wrote {leftovers} into its data dir"
+
+    def user(self, api=None):
+        return (api or self.api_a).new_user(self.cred)
+
+    def test_start_on_one_replica_finish_on_the_other(self):
+        token = self.user(self.api_a)
+        data = random_bytes(12 * MiB + 17)
+        plan = self.api_a.start_upload(token, len(data))
+        self.assertEqual(len(plan["Parts"]), 3)
+        for part in plan["Parts"]:  # bytes go straight to S3, never through a replica
+            self.assertTrue(part["PresignedUrl"].startswith(sh.backends.rgw.endpoint + "/"))
+        etags = put_all_parts(plan, data, parallel=3)
+
+        listed = self.api_b.parts(token, plan["FileId"], plan["UploadId"])
+        self.assertEqual(listed.status_code, 200, listed.text)
+        self.assertEqual([p["ETag"] for p in listed.json()["Parts"]],
+                         [etags[n] for n in sorted(etags)])
+
+        resp = self.api_b.complete(token, plan["FileId"], plan["UploadId"], part_list(etags),
+                                   file_md5=md5_hex(data))
+        self.assertEqual(resp.status_code, 200, resp.text)
+        done = resp.json()
+        self.assertEqual(done["FileMd5"], md5_hex(data))
+        got = download(done["DownloadUrl"])
+        self.assertEqual(got.status_code, 200)
+        self.assertEqual(got.content, data)
+        ranged = download(done["DownloadUrl"], headers={"Range": "bytes=5242880-5242889"})
+        self.assertEqual(ranged.status_code, 206)
+        self.assertEqual(ranged.content, data[5 * MiB:5 * MiB + 10])
+
+        info = self.api_a.get_file(token, plan["FileId"])
+        self.assertEqual(info.status_code, 200, info.text)
+        self.assertEqual(info.json()["Status"], "completed")
+        # A retry on the first replica answers the same result.
+        again = self.api_a.complete(token, plan["FileId"], plan["UploadId"], part_list(etags))
+        self.assertEqual(again.status_code, 200, again.text)
+        self.assertEqual(again.json()["FileMd5"], done["FileMd5"])
+
+    def test_tokens_of_one_replica_work_on_the_other(self):
+        tokens = self.api_a.partner_tokens(self.cred)
+        user_token = self.api_b.user_token(tokens["access_token"])
+        self.assertEqual(self.api_a.generate(user_token, 1000).status_code, 200)
+        refreshed = self.api_b.refresh_response(tokens["refresh_token"])
+        self.assertEqual(refreshed.status_code, 200, refreshed.text)
+        # The refresh token was spent in the shared database: the other replica refuses it.
+        assert_api_error(self.api_a.refresh_response(tokens["refresh_token"]), 401,
+                         "invalid_refresh_token")
+
+    def test_concurrent_completes_on_both_replicas_agree(self):
+        for round_ in range(4):
+            token = self.user()
+            data = random_bytes(5 * MiB + 1000 * round_ + 1)
+            plan = self.api_a.start_upload(token, len(data))
+            etags = put_all_parts(plan, data, parallel=2)
+            body = part_list(etags)
+
+            def complete(api):
+                return api.complete(token, plan["FileId"], plan["UploadId"], body)
+
+            answers = _race_across([(server, complete) for server in (self.a, self.b) * 2])
+            for r in answers:
+                self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual({r.json()["FileMd5"] for r in answers}, {md5_hex(data)})
+            self.assertEqual(download(answers[0].json()["DownloadUrl"]).content, data)
+            self.assertNotIn(sh.s3_upload_id(plan), sh.backends.open_multipart_upload_ids())
+
+    def test_complete_racing_abort_has_one_outcome(self):
+        outcomes = set()
+        # The abort starts later and later, so both outcomes happen and the moments in
+        # between (abort during S3's complete, during the read-back) are hit too.
+        for abort_delay in (0, 0.02, 0.05, 0.1, 0.2, 0.4, 3.0):
+            token = self.user()
+            data = random_bytes(5 * MiB + 7)
+            plan = self.api_a.start_upload(token, len(data))
+            etags = put_all_parts(plan, data, parallel=2)
+
+            def late_abort(api):
+                time.sleep(abort_delay)
+                return api.abort(token, plan["FileId"], plan["UploadId"])
+
+            complete, abort = _race_across([
+                (self.a, lambda api: api.complete(token, plan["FileId"], plan["UploadId"],
+                                                  part_list(etags))),
+                (self.b, late_abort),
+            ])
+            status = self.api_a.get_file(token, plan["FileId"]).json()["Status"]
+            if complete.status_code == 200:
+                assert_api_error(abort, 409, "upload_completed")
+                self.assertEqual(status, "completed")
+                self.assertEqual(download(complete.json()["DownloadUrl"]).content, data)
+                outcomes.add("completed")
+            else:
+                self.assertEqual(abort.status_code, 200, abort.text)
+                assert_api_error(complete, 409, "upload_aborted")
+                self.assertEqual(status, "aborted")
+                self.assertFalse(sh.backends.object_exists(sh.object_key(plan)))
+                outcomes.add("aborted")
+            self.assertNotIn(sh.s3_upload_id(plan), sh.backends.open_multipart_upload_ids())
+        self.assertEqual(outcomes, {"completed", "aborted"})
+
+    def test_open_upload_quota_holds_across_replicas(self):
+        with sh.backends.replica("--max-open-uploads-per-user", "3") as c, \
+                sh.backends.replica("--max-open-uploads-per-user", "3") as d:
+            api = Api(c)
+            token = api.new_user(self.cred)
+            api.close()
+            answers = _race_across([(c if i % 2 else d, lambda api: api.generate(token, 1000))
+                                    for i in range(8)])
+            ok = [r for r in answers if r.status_code == 200]
+            self.assertEqual(len(ok), 3, [r.status_code for r in answers])
+            for r in answers:
+                if r.status_code != 200:
+                    assert_api_error(r, 429, "too_many_open_uploads")
+
+    def test_token_rate_limit_holds_across_replicas(self):
+        with sh.backends.replica(token_rpm=4) as c, sh.backends.replica(token_rpm=4) as d:
+            # The limit counts per clock minute: start early in one.
+            if time.time() % 60 > 45:
+                time.sleep(60.5 - time.time() % 60)
+            # A partner of its own: every replica on this database counts the others' too.
+            cred = create_partner(c)
+            answers = []
+            for server in (c, d, c, d, c, d):
+                api = Api(server)
+                answers.append(api.partner_token_response(cred["client_id"], cred["secret_key"]))
+                api.close()
+            self.assertEqual([r.status_code for r in answers], [200] * 4 + [429] * 2)
+            for refused in answers[4:]:
+                assert_api_error(refused, 429, "rate_limited")
+                self.assertGreaterEqual(int(refused.headers["Retry-After"]), 1)
+
+    def test_delete_on_one_replica_removes_the_object_from_s3(self):
+        token = self.user()
+        data = random_bytes(1000)
+        plan, done = self.api_a.upload_file(token, data)
+        self.assertTrue(sh.backends.object_exists(sh.object_key(plan)))
+        self.assertEqual(self.api_b.delete_file(token, plan["FileId"]).status_code, 200)
+        self.assertFalse(sh.backends.object_exists(sh.object_key(plan)))
+        assert_api_error(self.api_a.get_file(token, plan["FileId"]), 404, "file_not_found")
+
+
+class KilledReplica(unittest.TestCase):
+    def test_kill9_between_parts_then_finish_on_the_other(self):
+        with sh.backends.replica() as b:
+            a = sh.backends.replica().start()
+            try:
+                cred = create_partner(b)
+                token = Api(a).new_user(cred)
+                data = random_bytes(16 * MiB + 5)
+                plan = Api(a).start_upload(token, len(data))
+                etags = put_all_parts(plan, data, only=[1, 2])
+                a.kill9()
+                etags.update(put_all_parts(plan, data, only=[3, 4]))
+                resp = Api(b).complete(token, plan["FileId"], plan["UploadId"], part_list(etags),
+                                       file_md5=md5_hex(data))
+                self.assertEqual(resp.status_code, 200, resp.text)
+                self.assertEqual(download(resp.json()["DownloadUrl"]).content, data)
+            finally:
+                a.cleanup()
+
+    def test_kill9_during_complete_then_finish_on_the_other(self):
+        with sh.backends.replica() as b:
+            cred = create_partner(b)
+            for delay in (0.05, 0.3, 1.0):
+                a = sh.backends.replica().start()
+                try:
+                    token = Api(a).new_user(cred)
+                    data = random_bytes(48 * MiB + 3)
+                    plan = Api(a).start_upload(token, len(data))
+                    etags = put_all_parts(plan, data, parallel=4)
+                    body = part_list(etags)
+                    killer = threading.Timer(delay, a.kill9)
+                    killer.start()
+                    try:
+                        Api(a).complete(token, plan["FileId"], plan["UploadId"], body,
+                                        file_md5=md5_hex(data))
+                    except Exception:
+                        pass  # the connection died with the replica: that is the point
+                    killer.join()
+                    resp = Api(b).complete(token, plan["FileId"], plan["UploadId"], body,
+                                           file_md5=md5_hex(data))
+                    self.assertEqual(resp.status_code, 200, f"delay {delay}: {resp.text}")
+                    self.assertEqual(resp.json()["FileMd5"], md5_hex(data))
+                    self.assertEqual(download(resp.json()["DownloadUrl"]).content, data)
+                finally:
+                    a.cleanup()
+
+
+def _race_across(calls):
+    """Runs (server, call) pairs at once, each on its own connection to its server."""
+    barrier = threading.Barrier(len(calls), timeout=30)
+    results = [None] * len(calls)
+    errors = []
+
+    def run(i, server, call):
+        api = Api(server)
+        try:
+            api.http.get(server.base_url + "/healthz", timeout=30)
+            barrier.wait()
+            results[i] = call(api)
+        except BaseException as e:  # reported below, in the test's thread
+            errors.append(e)
+        finally:
+            api.close()
+
+    threads = [threading.Thread(target=run, args=(i, s, c)) for i, (s, c) in enumerate(calls)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 120
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if errors:
+        raise errors[0]
+    assert all(r is not None for r in results), "a racer did not finish in 120 s"
+    return results
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
