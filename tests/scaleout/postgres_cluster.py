@@ -204,6 +204,26 @@ def run_with_cluster(command: list[str], timeout: float | None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def serve() -> int:
+    """Starts a cluster, prints its URL as a shell export, runs until SIGINT or SIGTERM."""
+    def on_signal(signum, _frame):
+        raise Interrupted(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    workdir = Path(tempfile.mkdtemp(prefix="audiodrop-pg-"))
+    try:
+        with PostgresCluster(workdir) as cluster:
+            print(f"export AUDIODROP_TEST_DATABASE_URL={shlex.quote(cluster.url)}", flush=True)
+            print(f"# PostgreSQL in {workdir}; Ctrl-C stops it.", file=sys.stderr, flush=True)
+            signal.pause()
+    except Interrupted:
+        return 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
 def restart_cluster(workdir: str) -> None:
     cluster = PostgresCluster(workdir)
     cluster.restart()
@@ -217,10 +237,13 @@ def main() -> int:
     run.add_argument("--timeout", type=float, default=None,
                      help="stop the command after this many seconds (exit 124)")
     run.add_argument("command", nargs=argparse.REMAINDER)
+    sub.add_parser("serve", help="start a cluster, print its URL, run until Ctrl-C")
     restart = sub.add_parser("restart", help="restart the cluster in WORKDIR")
     restart.add_argument("workdir")
     args = parser.parse_args()
 
+    if args.action == "serve":
+        return serve()
     if args.action == "restart":
         restart_cluster(args.workdir)
         return 0
