@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
     server::OptionValues values;
     server::add_config_options(app, config, values);
 
-    auto* serve = app.add_subcommand("serve", "Run the API and the embedded storage endpoint");
+    auto* serve = app.add_subcommand(
+        "serve", "Run the API (and the embedded storage endpoint, unless --s3-endpoint)");
     serve->fallthrough();
     auto* partner = app.add_subcommand("partner", "Manage partner credentials");
     partner->require_subcommand(1);

@@ -119,7 +119,9 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
             "Longest time one request may take");
     seconds(app, "shutdown-grace", v.shutdown_grace, c.shutdown_grace,
             "On SIGTERM, time in-flight requests get to finish");
-    option(app, "threads", c.threads, "I/O threads (0: twice the cores, at least 4)");
+    option(app, "threads", c.threads,
+           "I/O threads (0: twice the cores, at least 4; with PostgreSQL or S3, four times, "
+           "at least 16)");
     option(app, "log-format", v.log_format, "Log lines as logfmt (text) or JSON objects (json)")
         ->check(CLI::IsMember({"text", "json"}));
 }

@@ -40,8 +40,11 @@ upload::UploadOptions upload_options(const core::Config& c) {
 
 unsigned io_threads(const core::Config& c) {
     if (c.threads > 0) return c.threads;
-    // Handlers block on fsync and SQLite; more threads than cores keep the others moving.
-    return std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency()));
+    // Handlers block on fsync and SQLite, or on round trips to PostgreSQL and S3; more
+    // threads than cores keep the others moving while some wait.
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const bool remote = !c.database_url.empty() || !c.s3_endpoint.empty();
+    return remote ? std::max(16u, 4 * cores) : std::max(4u, 2 * cores);
 }
 
 // SIGTERM and SIGINT are taken synchronously by the main thread: blocked here before

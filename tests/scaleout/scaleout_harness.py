@@ -140,8 +140,17 @@ class TcpProxy:
     refuses new ones, as a store that went down does; start() again brings it back on
     the same port."""
 
-    def __init__(self, target_port):
+    SLOW_DOWN = (b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                 b"Connection: close\r\nContent-Length: 101\r\n\r\n"
+                 b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 b"<Error><Code>SlowDown</Code><Message>Please</Message></Error>\n")
+
+    def __init__(self, target_port, throttle_first=0):
+        """throttle_first: that many connections are answered 503 SlowDown, as S3
+        answers when throttling, instead of being forwarded."""
         self.target_port = target_port
+        self.throttle_left = throttle_first
+        self.throttled = 0
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
@@ -164,19 +173,13 @@ class TcpProxy:
         return self
 
     def stop(self):
-        # shutdown() before close(): on Linux only it wakes threads blocked in accept()
-        # or recv() on the socket, so the port and the connections are really gone.
         with self._lock:
             sockets, self._sockets = self._sockets, []
             if self._listener:
                 sockets.append(self._listener)
                 self._listener = None
         for s in sockets:
-            for end in (lambda: s.shutdown(socket.SHUT_RDWR), s.close):
-                try:
-                    end()
-                except OSError:
-                    pass
+            _close(s)
 
     def _accept(self, listener):
         while True:
@@ -184,6 +187,13 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # stopped
+            with self._lock:
+                throttle = self.throttle_left > 0
+                self.throttle_left -= throttle
+                self.throttled += throttle
+            if throttle:
+                threading.Thread(target=self._slow_down, args=(client,), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
             except OSError:
@@ -193,6 +203,25 @@ class TcpProxy:
                 self._sockets += [client, upstream]
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def throttle(self, connections):
+        """Answers the next `connections` connections 503 SlowDown; open connections are
+        cut first, so a client's next request needs a new one."""
+        with self._lock:
+            self.throttle_left = connections
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            _close(s)
+
+    def _slow_down(self, client):
+        try:
+            client.settimeout(10)
+            client.recv(65536)  # the request head; its body, if any, is not waited for
+            client.sendall(self.SLOW_DOWN)
+        except OSError:
+            pass
+        finally:
+            client.close()
 
     @staticmethod
     def _pump(src, dst):
@@ -211,3 +240,13 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+def _close(sock):
+    """shutdown() before close(): on Linux only it wakes threads blocked in accept() or
+    recv() on the socket, so the port and the connection are really gone."""
+    for end in (lambda: sock.shutdown(socket.SHUT_RDWR), sock.close):
+        try:
+            end()
+        except OSError:
+            pass

@@ -145,6 +145,27 @@ class StoreOutages(unittest.TestCase):
         finally:
             proxy.stop()
 
+    def test_s3_throttling_is_retried(self):
+        # Each throttled connection costs one attempt; S3Client makes 4 per call, so
+        # the first calls need their retries to succeed at all.
+        proxy = sh.TcpProxy(int(sh.backends.rgw.endpoint.rsplit(":", 1)[1]),
+                            throttle_first=3).start()
+        try:
+            with sh.backends.replica(s3_endpoint=proxy.endpoint) as server:
+                self.assertEqual(proxy.throttled, 3)  # all spent on the start-up check
+                api = Api(server)
+                token = api.new_user(create_partner(server))
+                proxy.throttle(2)
+                plan = api.start_upload(token, 1000)  # CreateMultipartUpload, retried
+                etags = put_all_parts(plan, b"z" * 1000)
+                proxy.throttle(2)
+                resp = _raw_complete(api, token, plan, etags)
+                self.assertEqual(resp.status_code, 200, resp.text)
+                self.assertEqual(proxy.throttled, 7)
+                api.close()
+        finally:
+            proxy.stop()
+
     def test_postgres_down_answers_503_and_recovers(self):
         proxy = sh.TcpProxy(sh.backends.postgres.port).start()
         try:
