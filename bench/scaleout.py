@@ -7,8 +7,9 @@ default, then measures:
   - complete-upload of a large file on S3, against the least it can cost: reading the
     same object back from the same RGW and hashing it with MD5 (FileMd5 needs exactly
     that read);
-  - generate-presigned-urls request rate on one replica, against the embedded default
-    (SQLite) in the same run, with 4 client threads each;
+  - generate-presigned-urls request rate on one replica, against boto3 calling
+    CreateMultipartUpload on the same RGW directly (one of those is inside every
+    generate), and against the embedded default (SQLite), 4 client threads each;
   - the same load spread over both replicas, against one replica.
 On a 2-core machine that also runs PostgreSQL and Ceph, the last ratio shows contention
 more than scale; on separate machines replicas add capacity.
@@ -73,6 +74,24 @@ def generate_rate(servers, seconds, threads=4):
 CRED = {}
 
 
+def create_multipart_rate(backends, seconds, threads=4):
+    """CreateMultipartUpload per second straight to the RGW, `threads` boto3 clients."""
+    stop = time.monotonic() + seconds
+    counts = [0] * threads
+
+    def client(i):
+        s3 = backends._make_s3_client()
+        while time.monotonic() < stop:
+            s3.create_multipart_upload(Bucket=sh.BUCKET, Key=f"bench-{i}-{counts[i]}")
+            counts[i] += 1
+        s3.close()
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(client, range(threads)))
+    return sum(counts) / (time.monotonic() - start)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mib", type=int, default=256)
@@ -98,6 +117,7 @@ def main():
             read_s, md5 = read_back(done.json()["DownloadUrl"])
             assert md5 == done.json()["FileMd5"]
 
+            s3_rate = create_multipart_rate(backends, args.seconds)
             embedded_rate = generate_rate([embedded], args.seconds)
             one_rate = generate_rate([a], args.seconds)
             two_rate = generate_rate([a, b], args.seconds)
@@ -109,9 +129,11 @@ def main():
     print(f"baseline GET + md5 from RGW         : {mb / read_s:8.1f} MB/s  1.00x")
     print(f"complete-upload (S3 complete + MD5) : {mb / complete_s:8.1f} MB/s  "
           f"{read_s / complete_s:.2f}x of baseline ({complete_s:.2f} s)")
-    print(f"generate-presigned-urls, embedded   : {embedded_rate:8.0f} req/s  1.00x")
+    print(f"boto3 CreateMultipartUpload on RGW  : {s3_rate:8.0f} req/s  1.00x")
     print(f"generate-presigned-urls, 1 replica  : {one_rate:8.0f} req/s  "
-          f"{one_rate / embedded_rate:.2f}x of embedded")
+          f"{one_rate / s3_rate:.2f}x of CreateMultipartUpload")
+    print(f"generate-presigned-urls, embedded   : {embedded_rate:8.0f} req/s  "
+          f"{embedded_rate / s3_rate:.2f}x of CreateMultipartUpload")
     print(f"generate-presigned-urls, 2 replicas : {two_rate:8.0f} req/s  "
           f"{two_rate / one_rate:.2f}x of 1 replica")
 

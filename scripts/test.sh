@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite through CTest: once
-# on the release build, then the unit tests again under AddressSanitizer + UBSan.
+# on the release build, then the unit tests and the PostgreSQL store suite again under
+# AddressSanitizer + UBSan.
 # Extra arguments go to ctest (e.g. -L unit, -R upload). SANITIZERS=0 skips the second run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,9 @@ if [ "${SANITIZERS:-1}" = 1 ]; then
   # Warnings are the release build's job: GCC's sanitizer instrumentation raises false
   # maybe-uninitialized warnings inside Boost.
   BUILD_DIR=build-asan SANITIZE=1 WERROR=0 bash scripts/build.sh
+  # The unit tests, and the metadata store suite on a real PostgreSQL (libpq included).
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-     ctest --output-on-failure -j "${JOBS:-2}" --timeout 600 -L unit "$@")
+     ctest --output-on-failure -j "${JOBS:-2}" --timeout 600 -L unit "$@" &&
+   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+     ctest --output-on-failure --timeout 600 -R '^metadata_store_conformance_postgres$' "$@")
 fi

@@ -103,7 +103,12 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
 
 core::Result<UploadRecord> UploadService::find_owned(const Owner& owner, const std::string& file_id,
                                                      std::string_view not_found_code) {
-    AUDIODROP_TRY_ASSIGN(auto found, metadata_.find_upload(file_id));
+    // Only ids this service minted can exist; anything else is not looked up at all
+    // (PostgreSQL refuses text with NUL bytes, where SQLite would find nothing).
+    std::optional<UploadRecord> found;
+    if (core::looks_like_id(file_id, "file_")) {
+        AUDIODROP_TRY_ASSIGN(found, metadata_.find_upload(file_id));
+    }
     if (!found || found->client_id != owner.client_id || found->user_id != owner.user_id) {
         return make_error(ErrorKind::not_found, std::string(not_found_code),
                           "no file '" + file_id + "' belongs to this user");

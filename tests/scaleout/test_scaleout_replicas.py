@@ -164,6 +164,19 @@ class TwoReplicas(unittest.TestCase):
                 assert_api_error(refused, 429, "rate_limited")
                 self.assertGreaterEqual(int(refused.headers["Retry-After"]), 1)
 
+    def test_text_postgresql_cannot_hold_is_refused_as_on_the_embedded_store(self):
+        token = self.user()
+        assert_api_error(self.api_b.get_file(token, "file_%00abc"), 404, "file_not_found")
+        assert_api_error(self.api_b.parts(token, "file_\u0000", "upload_x"), 404,
+                         "upload_not_found")
+        assert_api_error(self.api_b.abort(token, "file_\u0000x", "upload_\u0000"), 404,
+                         "upload_not_found")
+        assert_api_error(self.api_b.partner_token_response("pc_\u0000x", "sk_x"), 401,
+                         "invalid_client")
+        partner = self.api_b.partner_tokens(self.cred)["access_token"]
+        assert_api_error(self.api_b.user_token_response(partner, "user\u0000nul"), 400,
+                         "invalid_user_id")
+
     def test_delete_on_one_replica_removes_the_object_from_s3(self):
         token = self.user()
         data = random_bytes(1000)

@@ -454,6 +454,22 @@ TEST_F(AuthServiceTest, RateLimitIsPerClientIdAndCountsFailedAttempts) {
     EXPECT_TRUE(service_->issue_partner_token(other.client_id, other.secret_key));
 }
 
+TEST_F(AuthServiceTest, MadeUpClientIdsShareOneLimit) {
+    const PartnerCredential real = new_partner();
+    // Ids this service never mints, NUL bytes included, are refused like unknown ones...
+    for (int i = 0; i < 10; ++i) {
+        auto r = service_->issue_partner_token(
+            std::string("pc_\0made-up-", 14) + std::to_string(i), "sk_guess");
+        ASSERT_FALSE(r);
+        ASSERT_EQ(r.error().code, "invalid_client") << r.error().message;
+    }
+    // ...and cannot dodge the limit by changing the id each time.
+    auto limited = service_->issue_partner_token("pc_another-made-up-id", "sk_guess");
+    ASSERT_FALSE(limited);
+    EXPECT_EQ(limited.error().code, "rate_limited");
+    EXPECT_TRUE(service_->issue_partner_token(real.client_id, real.secret_key));
+}
+
 TEST_F(AuthServiceTest, RefreshIsRateLimitedByTheTokensClient) {
     const PartnerCredential c = new_partner();
     const PartnerTokens t = tokens_for(c);
