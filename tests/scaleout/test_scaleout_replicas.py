@@ -2,12 +2,17 @@
 started on one finishes on the other, races between them end in exactly one outcome,
 and a replica killed with -9 loses nothing the other cannot finish."""
 
+import json
 import os
+import signal
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
-import scaleout_harness as sh
+import scaleout_harness as sh  # first: it puts the integration harness on sys.path
+import harness  # noqa: E402
 from harness import (MiB, Api, assert_api_error, create_partner, download, md5_hex,
                      part_list, put_all_parts, random_bytes)
 
@@ -185,6 +190,55 @@ class TwoReplicas(unittest.TestCase):
         self.assertEqual(self.api_b.delete_file(token, plan["FileId"]).status_code, 200)
         self.assertFalse(sh.backends.object_exists(sh.object_key(plan)))
         assert_api_error(self.api_a.get_file(token, plan["FileId"]), 404, "file_not_found")
+
+
+class ClientOnReplicas(unittest.TestCase):
+    """The audiodrop CLI against replicas: its parts go straight to S3, and an upload
+    interrupted on one replica resumes on the other."""
+
+    def cli(self, api_url, *args):
+        cli = harness.built_binary("AUDIODROP_CLI", "audiodrop")
+        return subprocess.Popen([cli, *map(str, args), "--endpoint", api_url],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL)
+
+    def test_cli_upload_interrupted_on_one_replica_resumes_on_the_other(self):
+        with sh.backends.replica() as a, sh.backends.replica() as b:
+            api = Api(a)
+            token = api.new_user(create_partner(a))
+            api.close()
+            # One address for both replicas, as a load balancer gives: first it leads to
+            # A, then, as if A had gone away, to B.
+            balancer = sh.TcpProxy(a.port).start()
+            endpoint = balancer.endpoint + a.base_path
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    data = random_bytes(3 * 5 * MiB + 11)  # 4 parts
+                    path = os.path.join(tmp, "talk.mp3")
+                    with open(path, "wb") as f:
+                        f.write(data)
+                    common = ("--token", token, "--state-dir", os.path.join(tmp, "state"),
+                              "--json", "--quiet", "--parallel", 1)
+                    # At 2 MiB/s the first part lands after about 2.5 s: stop after it.
+                    first = self.cli(endpoint, "upload", path, *common, "--limit-rate", 2 * MiB)
+                    time.sleep(4)
+                    first.send_signal(signal.SIGINT)
+                    _, err = first.communicate(timeout=60)
+                    self.assertEqual(first.returncode, 130, err)
+
+                    balancer.stop()
+                    balancer.target_port = b.port
+                    balancer.start()
+                    second = self.cli(endpoint, "upload", path, *common)
+                    out, err = second.communicate(timeout=120)
+                    self.assertEqual(second.returncode, 0, err)
+            finally:
+                balancer.stop()
+            result = json.loads(out.strip().splitlines()[-1])
+            self.assertEqual(result["FileMd5"], md5_hex(data))
+            self.assertLess(result["PartsSent"], 4)  # resumed, not started over
+            self.assertTrue(result["DownloadUrl"].startswith(sh.backends.rgw.endpoint))
+            self.assertEqual(download(result["DownloadUrl"]).content, data)
 
 
 class KilledReplica(unittest.TestCase):
