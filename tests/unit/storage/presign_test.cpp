@@ -1,23 +1,16 @@
 #include <gtest/gtest.h>
 
 #include "local_store_fixture.hpp"
+#include "presigned_request.hpp"
 #include "s3/sigv4.hpp"
 
 namespace audiodrop::storage {
 namespace {
 
+using test_support::as_received;
 using test_support::LocalStoreTest;
 
 const std::string kKey = "file_url.mp3";
-
-// Splits "http://host:port/path?query" the way a server sees the request.
-s3::ReceivedRequest as_received(const std::string& method, const std::string& url) {
-    const std::string rest = url.substr(url.find("://") + 3);
-    const auto slash = rest.find('/');
-    const auto question = rest.find('?');
-    return s3::ReceivedRequest{method, rest.substr(0, slash), rest.substr(slash, question - slash),
-                               rest.substr(question + 1)};
-}
 
 std::string query_value(const s3::QueryParams& q, const std::string& name) {
     for (const auto& [k, v] : q) {

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include "local_store_fixture.hpp"
+#include "presigned_request.hpp"
 #include "s3/sigv4.hpp"
 
 namespace audiodrop::storage {
 namespace {
 
+using test_support::as_received;
 using test_support::FakeClock;
 
 const s3::Credentials kCredentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"};
@@ -20,15 +22,6 @@ S3ObjectStore store_for(const std::string& endpoint, bool path_style, const Fake
     options.address = s3::BucketAddress{endpoint, "audio-us", "eu-west-1", path_style};
     options.credentials = kCredentials;
     return S3ObjectStore(options, clock);
-}
-
-// The request a presigned URL makes, as S3 receives it.
-s3::ReceivedRequest as_received(const std::string& method, const std::string& url) {
-    const std::string rest = url.substr(url.find("://") + 3);
-    const auto slash = rest.find('/');
-    const auto question = rest.find('?');
-    return s3::ReceivedRequest{method, rest.substr(0, slash), rest.substr(slash, question - slash),
-                               rest.substr(question + 1)};
 }
 
 TEST(S3ObjectStore, PartUrlsAreVirtualHostedByDefault) {
