@@ -1,12 +1,12 @@
 #include "http/storage_handler.hpp"
 
 #include <charconv>
-#include <unordered_map>
 
 #include "core/time_format.hpp"
 #include "http/byte_range.hpp"
 #include "http/request_target.hpp"
 #include "http/s3_response.hpp"
+#include "storage/content_type.hpp"
 
 namespace audiodrop::http {
 namespace {
@@ -23,19 +23,6 @@ core::Error as_s3(core::Error e) {
     if (e.code == "incomplete_body") e.code = "IncompleteBody";
     if (e.code == "request_timeout") e.code = "RequestTimeout";
     return e;
-}
-
-std::string_view content_type_for(std::string_view key) {
-    static const std::unordered_map<std::string_view, std::string_view> kTypes = {
-        {"mp3", "audio/mpeg"},  {"m4a", "audio/mp4"}, {"wav", "audio/wav"},
-        {"opus", "audio/ogg"},  {"ogg", "audio/ogg"}, {"aac", "audio/aac"},
-        {"flac", "audio/flac"}, {"amr", "audio/amr"}, {"webm", "audio/webm"},
-    };
-    const auto dot = key.rfind('.');
-    if (dot != std::string_view::npos) {
-        if (auto it = kTypes.find(key.substr(dot + 1)); it != kTypes.end()) return it->second;
-    }
-    return "application/octet-stream";
 }
 
 std::optional<std::uint32_t> part_number(std::string_view s) {
@@ -202,7 +189,7 @@ asio::awaitable<void> StorageHandler::get_object(Exchange& ex, const std::string
 
     bhttp::response<bhttp::buffer_body> head{
         partial ? bhttp::status::partial_content : bhttp::status::ok, 11};
-    head.set(bhttp::field::content_type, content_type_for(key));
+    head.set(bhttp::field::content_type, storage::content_type_for(key));
     head.set(bhttp::field::etag, "\"" + object.md5() + "\"");
     head.set(bhttp::field::last_modified, core::http_date(object.last_modified()));
     head.set(bhttp::field::accept_ranges, "bytes");

@@ -175,15 +175,11 @@ S3Client::Exchange S3Client::perform(const S3Request& request, const BodySink* s
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout.count()));
-    if (sink == nullptr) {
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                         static_cast<long>(options_.request_timeout.count() * 1000));
-    } else {
-        // An object may take long to read; only a stalled transfer is given up on.
-        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-                         static_cast<long>(options_.request_timeout.count()));
-    }
+    // Only a stalled transfer is given up on: reading an object back may take long, and
+    // S3 keeps a long CompleteMultipartUpload alive by sending spaces while it works.
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, sink == nullptr ? 1L : 1024L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(options_.stall_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);

@@ -33,8 +33,9 @@ struct S3ClientOptions {
     BucketAddress address;
     Credentials credentials;
     std::chrono::milliseconds connect_timeout{3000};
-    // Per attempt; a streamed GET is cut off only when slower than 1 KiB/s this long.
-    std::chrono::seconds request_timeout{30};
+    // An attempt is cut off when it receives nothing (an object read: under 1 KiB/s)
+    // for this long.
+    std::chrono::seconds stall_timeout{20};
     unsigned max_attempts = 4;
     std::chrono::milliseconds first_backoff{100};
 };

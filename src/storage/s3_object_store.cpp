@@ -6,6 +6,7 @@
 
 #include "core/hashing.hpp"
 #include "s3/s3_xml.hpp"
+#include "storage/content_type.hpp"
 #include "storage/etag.hpp"
 
 namespace audiodrop::storage {
@@ -77,8 +78,13 @@ S3ObjectStore::S3ObjectStore(s3::S3ClientOptions options, const core::Clock& clo
 
 core::Result<std::string> S3ObjectStore::create_multipart(const std::string& key,
                                                           std::uint64_t /*max_part_size*/) {
-    AUDIODROP_TRY_ASSIGN(auto r,
-                         client_.send(s3::S3Request{"POST", key, {{"uploads", ""}}, {}, {}}));
+    // The object keeps this type: S3 serves every download with it.
+    AUDIODROP_TRY_ASSIGN(
+        auto r, client_.send(s3::S3Request{"POST",
+                                           key,
+                                           {{"uploads", ""}},
+                                           {{"content-type", std::string(content_type_for(key))}},
+                                           {}}));
     if (r.status != 200) return store_error(r, "start a multipart upload of", key);
     return s3::parse_upload_id(r.body);
 }

@@ -64,6 +64,7 @@ class TwoReplicas(unittest.TestCase):
         got = download(done["DownloadUrl"])
         self.assertEqual(got.status_code, 200)
         self.assertEqual(got.content, data)
+        self.assertEqual(got.headers["Content-Type"], "audio/mpeg")  # as the embedded store
         ranged = download(done["DownloadUrl"], headers={"Range": "bytes=5242880-5242889"})
         self.assertEqual(ranged.status_code, 206)
         self.assertEqual(ranged.content, data[5 * MiB:5 * MiB + 10])
