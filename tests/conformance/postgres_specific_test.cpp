@@ -212,6 +212,31 @@ TEST_F(PostgresStore, ReplicasOpeningAFreshSchemaAtOnceMigrateItOnce) {
     EXPECT_EQ(applied->text(0, 2), latest);
 }
 
+TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
+    {
+        auto store = open_store(schema().url());
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->create_partner(Partner{"pc_kept", "Kept", "us",
+                                                  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+                                                  core::from_unix(1'700'000'000)}));
+    }
+    {
+        // What a build of schema 1 left: no request_counts (migration 2).
+        auto c = connect_under();
+        ASSERT_TRUE(
+            c.exec_script("DROP TABLE request_counts; "
+                          "DELETE FROM schema_migrations WHERE version > 1",
+                          "downgrade"));
+    }
+    auto store = open_store(schema().url());
+    ASSERT_TRUE(store);
+    auto kept = store->find_partner("pc_kept");
+    ASSERT_TRUE(kept && kept->has_value());
+    auto counted = store->count_request("k", core::from_unix(1'700'000'000));
+    ASSERT_TRUE(counted) << counted.error().message;
+    EXPECT_EQ(*counted, 1u);
+}
+
 TEST_F(PostgresStore, SchemaOfANewerBuildIsRefused) {
     ASSERT_TRUE(open_store(schema().url()));
     auto c = connect_under();

@@ -126,6 +126,31 @@ TEST(SqliteMetadataStore, ReopeningDoesNotRerunMigrations) {
               std::to_string(SqliteMetadataStore::schema_version()));
 }
 
+TEST(SqliteMetadataStore, ADatabaseOfSchema1IsUpgradedKeepingItsRows) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    {
+        auto store = open_or_fail(path);
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->create_partner(Partner{"pc_kept", "Kept", "us",
+                                                  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+                                                  core::from_unix(1'700'000'000)}));
+    }
+    {
+        // What a build of schema 1 left: no request_counts (migration 2).
+        auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(raw.get(), "DROP TABLE request_counts", "drop"));
+        ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 1", "downgrade"));
+    }
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+    auto kept = store->find_partner("pc_kept");
+    ASSERT_TRUE(kept && kept->has_value());
+    auto counted = store->count_request("k", core::from_unix(1'700'000'000));
+    ASSERT_TRUE(counted) << counted.error().message;
+    EXPECT_EQ(*counted, 1u);
+}
+
 TEST(SqliteMetadataStore, DatabaseFromNewerBuildIsRefused) {
     TempDir dir;
     const std::string path = dir.file("metadata.db");
