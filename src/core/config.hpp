@@ -25,8 +25,9 @@ struct Config {
 
     // Scale-out: PostgreSQL for metadata and a remote S3 bucket for bytes, so that any
     // number of replicas can serve one region. Either may be used alone.
-    std::string database_url;  // postgres://user:pass@host/db; empty: SQLite in data_dir
-    std::string s3_endpoint;   // scheme://host[:port]; empty: the embedded store
+    std::string database_url;           // postgres://user:pass@host/db; empty: SQLite in data_dir
+    unsigned database_connections = 8;  // per replica
+    std::string s3_endpoint;            // scheme://host[:port]; empty: the embedded store
     std::string s3_bucket;
     std::string s3_region = "us-east-1";
     std::string s3_access_key;

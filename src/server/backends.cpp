@@ -30,8 +30,10 @@ fs::path sqlite_path(const core::Config& config) {
 
 core::Result<std::unique_ptr<metadata::MetadataStore>> open_metadata(const core::Config& config) {
     if (!config.database_url.empty()) {
+        metadata::PostgresMetadataStore::Options options;
+        options.size = config.database_connections;
         AUDIODROP_TRY_ASSIGN(auto store,
-                             metadata::PostgresMetadataStore::open(config.database_url));
+                             metadata::PostgresMetadataStore::open(config.database_url, options));
         return std::unique_ptr<metadata::MetadataStore>(std::move(store));
     }
     AUDIODROP_TRY(ensure_data_dir(config));

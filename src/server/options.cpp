@@ -82,6 +82,9 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
     option(app, "database-url", c.database_url,
            "PostgreSQL URL (postgres://user:password@host:port/db) for metadata shared by "
            "replicas; default: SQLite in data-dir");
+    option(app, "database-connections", c.database_connections,
+           "PostgreSQL connections each replica keeps at most")
+        ->check(CLI::Range(1u, 1000u));
     option(app, "s3-endpoint", c.s3_endpoint,
            "S3-compatible store for the bytes, e.g. https://s3.us-east-1.amazonaws.com; "
            "default: the embedded store in data-dir");

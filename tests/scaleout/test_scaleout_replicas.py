@@ -140,8 +140,9 @@ class TwoReplicas(unittest.TestCase):
         self.assertEqual(outcomes, {"completed", "aborted"})
 
     def test_open_upload_quota_holds_across_replicas(self):
-        with sh.backends.replica("--max-open-uploads-per-user", "3") as c, \
-                sh.backends.replica("--max-open-uploads-per-user", "3") as d:
+        # Two connections for four racers each: callers also queue for the pool.
+        limits = ("--max-open-uploads-per-user", "3", "--database-connections", "2")
+        with sh.backends.replica(*limits) as c, sh.backends.replica(*limits) as d:
             api = Api(c)
             token = api.new_user(self.cred)
             api.close()
