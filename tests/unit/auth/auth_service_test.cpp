@@ -459,7 +459,7 @@ TEST_F(AuthServiceTest, MadeUpClientIdsShareOneLimit) {
     // Ids this service never mints, NUL bytes included, are refused like unknown ones...
     for (int i = 0; i < 10; ++i) {
         auto r = service_->issue_partner_token(
-            std::string("pc_\0made-up-", 14) + std::to_string(i), "sk_guess");
+            std::string("pc_") + '\0' + "made-up-" + std::to_string(i), "sk_guess");
         ASSERT_FALSE(r);
         ASSERT_EQ(r.error().code, "invalid_client") << r.error().message;
     }
