@@ -155,14 +155,15 @@ core::Result<PartnerTokens> AuthService::issue_partner_token(std::string_view cl
     AUDIODROP_TRY_ASSIGN(auto wait, token_limiter_->acquire(well_formed ? id : "malformed"));
     if (wait) return rate_limited(*wait);
 
-    core::Result<std::optional<metadata::Partner>> found = std::optional<metadata::Partner>();
-    if (well_formed) found = store_.find_partner(id);
-    if (!found) return found.error();
-    if (!*found) {
+    std::optional<metadata::Partner> found;
+    if (well_formed) {
+        AUDIODROP_TRY_ASSIGN(found, store_.find_partner(id));
+    }
+    if (!found) {
         (void)verify_secret(secret_key, kDummySecretHash);
         return invalid_client();
     }
-    const metadata::Partner& partner = **found;
+    const metadata::Partner& partner = *found;
     if (!verify_secret(secret_key, partner.secret_hash)) return invalid_client();
     // Told only to the holder of the right secret, so it reveals nothing to guessers.
     if (partner.region != options_.region) {
