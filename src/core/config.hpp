@@ -67,7 +67,15 @@ struct Config {
     std::chrono::seconds idle_timeout{30};
     std::chrono::seconds request_timeout{300};
     std::chrono::seconds shutdown_grace{20};
-    unsigned threads = 0;  // 0: a sensible default from the core count
+    // Threads. Network threads only accept, parse and move bytes; every blocking step
+    // runs on a worker pool of its kind, whose queue is bounded (503 server_busy past it).
+    // 0 picks a default from the core count and the backends.
+    unsigned threads = 0;             // network (I/O) threads
+    unsigned metadata_threads = 0;    // SQLite / PostgreSQL calls
+    unsigned storage_threads = 0;     // part writes, fsync and rename; calls to S3
+    unsigned hash_threads = 0;        // the whole-file MD5 advancing in the background
+    unsigned argon2_threads = 0;      // partner secret verification
+    std::size_t worker_queue = 1024;  // tasks each pool queues at most
 };
 
 }  // namespace audiodrop::core

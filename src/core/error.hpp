@@ -23,6 +23,21 @@ enum class ErrorKind {
     internal,         // 500: a bug or an impossible state
 };
 
+// The few failures a caller in another layer decides on. Codes are words for the wire
+// (each listener maps them in one table); a decision made on a string is a hidden
+// contract, a Reason is a visible one.
+enum class Reason {
+    none,
+    digest_mismatch,     // the stored bytes' MD5 is not the expected one; still open
+    upload_consumed,     // ...and the store could not keep the upload open (S3)
+    open_upload_quota,   // the owner has as many open uploads as allowed
+    no_such_upload,      // the object store does not know the multipart upload
+    signature_mismatch,  // a presigned request's signature is not ours
+    server_busy,         // a worker pool's queue is full; retry shortly
+    body_incomplete,     // the connection ended before the body did
+    client_timeout,      // the client went silent mid-request
+};
+
 // An error as a value. `code` is the machine-readable word clients branch on
 // (e.g. "unsupported_filetype" for the API, "SignatureDoesNotMatch" for S3);
 // `message` is a sentence a developer can act on.
@@ -31,17 +46,24 @@ struct Error {
     std::string code;
     std::string message;
     std::optional<int> retry_after_seconds;
+    Reason reason = Reason::none;
 };
 
-inline Error make_error(ErrorKind kind, std::string code, std::string message) {
-    return Error{kind, std::move(code), std::move(message), std::nullopt};
+inline Error make_error(ErrorKind kind, std::string code, std::string message,
+                        Reason reason = Reason::none) {
+    return Error{kind, std::move(code), std::move(message), std::nullopt, reason};
 }
 
 // Called by boost::system::result::value() when it holds an error.
 [[noreturn]] void throw_exception_from_error(const Error& e, const boost::source_location& loc);
 
+// A value or an Error. Dropping one unread is a compile error: a failure must be
+// handled, or ignored with a comment that says why.
 template <class T>
-using Result = boost::system::result<T, Error>;
+class [[nodiscard]] Result : public boost::system::result<T, Error> {
+  public:
+    using boost::system::result<T, Error>::result;
+};
 
 }  // namespace audiodrop::core
 
@@ -61,4 +83,18 @@ using Result = boost::system::result<T, Error>;
     if (!AUDIODROP_CONCAT(audiodrop_try_, __LINE__)) {             \
         return AUDIODROP_CONCAT(audiodrop_try_, __LINE__).error(); \
     }                                                              \
+    lhs = std::move(*AUDIODROP_CONCAT(audiodrop_try_, __LINE__))
+// The same inside a coroutine that co_returns a Result (`expr` may co_await).
+#define AUDIODROP_CO_TRY(expr)                      \
+    do {                                            \
+        auto audiodrop_try_result = (expr);         \
+        if (!audiodrop_try_result) {                \
+            co_return audiodrop_try_result.error(); \
+        }                                           \
+    } while (0)
+#define AUDIODROP_CO_TRY_ASSIGN(lhs, expr)                            \
+    auto AUDIODROP_CONCAT(audiodrop_try_, __LINE__) = (expr);         \
+    if (!AUDIODROP_CONCAT(audiodrop_try_, __LINE__)) {                \
+        co_return AUDIODROP_CONCAT(audiodrop_try_, __LINE__).error(); \
+    }                                                                 \
     lhs = std::move(*AUDIODROP_CONCAT(audiodrop_try_, __LINE__))

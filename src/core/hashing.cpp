@@ -1,8 +1,11 @@
 #include "core/hashing.hpp"
 
+// MD5_CTX: see Md5 below.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/md5.h>
 #include <openssl/rand.h>
 
 #include <stdexcept>
@@ -31,22 +34,80 @@ std::array<std::uint8_t, N> finish_digest(EVP_MD_CTX* ctx) {
     return out;
 }
 
+// The low-level MD5 API is deprecated in OpenSSL 3 in favour of EVP, but EVP keeps the
+// running state out of reach, and a whole-file MD5 that survives restarts needs it.
+MD5_CTX& md5_ctx(std::array<std::byte, 96>& raw) { return *reinterpret_cast<MD5_CTX*>(raw.data()); }
+const MD5_CTX& md5_ctx(const std::array<std::byte, 96>& raw) {
+    return *reinterpret_cast<const MD5_CTX*>(raw.data());
+}
+
+constexpr std::string_view kMd5CheckpointTag = "md5v1";
+constexpr std::size_t kMd5CheckpointBytes = kMd5CheckpointTag.size() + 4 * 4 + 2 * 4 + 64 + 4;
+
+void put_u32(std::string& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+std::uint32_t get_u32(std::string_view in, std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) {
+        v = (v << 8) | static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]);
+    }
+    return v;
+}
+
 }  // namespace
 
-struct Md5::State {
-    MdCtx ctx = new_digest(EVP_md5());
-};
-Md5::Md5() : state_(std::make_unique<State>()) {}
-Md5::~Md5() = default;
-Md5::Md5(Md5&&) noexcept = default;
-Md5& Md5::operator=(Md5&&) noexcept = default;
+static_assert(sizeof(MD5_CTX) <= 96 && alignof(MD5_CTX) <= 8);
+
+Md5::Md5() { MD5_Init(&md5_ctx(state_)); }
 void Md5::update(std::span<const std::uint8_t> bytes) {
-    EVP_DigestUpdate(state_->ctx.get(), bytes.data(), bytes.size());
+    MD5_Update(&md5_ctx(state_), bytes.data(), bytes.size());
 }
 void Md5::update(std::string_view bytes) {
-    EVP_DigestUpdate(state_->ctx.get(), bytes.data(), bytes.size());
+    MD5_Update(&md5_ctx(state_), bytes.data(), bytes.size());
 }
-Md5Digest Md5::finish() { return finish_digest<16>(state_->ctx.get()); }
+Md5Digest Md5::digest() const {
+    MD5_CTX copy = md5_ctx(state_);
+    Md5Digest out{};
+    MD5_Final(out.data(), &copy);
+    return out;
+}
+std::uint64_t Md5::size() const {
+    const auto& c = md5_ctx(state_);
+    return ((static_cast<std::uint64_t>(c.Nh) << 32) | c.Nl) / 8;
+}
+
+// Little-endian fields of MD5_CTX: A B C D, the bit count (Nl Nh), the pending block
+// as 16 words, and how many bytes of it are pending.
+std::string Md5::checkpoint() const {
+    const auto& c = md5_ctx(state_);
+    std::string out(kMd5CheckpointTag);
+    out.reserve(kMd5CheckpointBytes);
+    for (auto v : {c.A, c.B, c.C, c.D, c.Nl, c.Nh}) put_u32(out, v);
+    for (auto v : c.data) put_u32(out, v);
+    put_u32(out, c.num);
+    return out;
+}
+
+std::optional<Md5> Md5::restore(std::string_view in) {
+    if (in.size() != kMd5CheckpointBytes || !in.starts_with(kMd5CheckpointTag)) {
+        return std::nullopt;
+    }
+    Md5 h;
+    auto& c = md5_ctx(h.state_);
+    std::size_t at = kMd5CheckpointTag.size();
+    for (auto* v : {&c.A, &c.B, &c.C, &c.D, &c.Nl, &c.Nh}) {
+        *v = get_u32(in, at);
+        at += 4;
+    }
+    for (auto& v : c.data) {
+        v = get_u32(in, at);
+        at += 4;
+    }
+    c.num = get_u32(in, at);
+    if (c.num >= MD5_CBLOCK || (c.Nl / 8) % MD5_CBLOCK != c.num) return std::nullopt;
+    return h;
+}
 
 struct Sha256::State {
     MdCtx ctx = new_digest(EVP_sha256());

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,19 +14,28 @@ using Md5Digest = std::array<std::uint8_t, 16>;
 using Sha256Digest = std::array<std::uint8_t, 32>;
 
 // Incremental MD5 so bytes are hashed while they stream, never buffered whole.
+// Copyable, and its running state can be saved and restored (checkpoint/restore):
+// the whole-file MD5 of an upload advances part by part, across restarts.
 class Md5 {
   public:
     Md5();
-    ~Md5();
-    Md5(Md5&&) noexcept;
-    Md5& operator=(Md5&&) noexcept;
     void update(std::span<const std::uint8_t> bytes);
     void update(std::string_view bytes);
-    Md5Digest finish();
+    // The digest of everything so far; the state is left as it was.
+    Md5Digest digest() const;
+    // Same, for callers that are done with the state.
+    Md5Digest finish() { return digest(); }
+    // Bytes hashed so far.
+    std::uint64_t size() const;
+
+    // A portable encoding of the running state (fixed size, byte order fixed), and
+    // its inverse; restore() gives nullopt for anything that is not such an encoding.
+    std::string checkpoint() const;
+    static std::optional<Md5> restore(std::string_view checkpoint);
 
   private:
-    struct State;
-    std::unique_ptr<State> state_;
+    // OpenSSL's MD5_CTX, kept opaque here; hashing.cpp checks the size.
+    alignas(8) std::array<std::byte, 96> state_{};
 };
 
 class Sha256 {

@@ -9,12 +9,12 @@ constexpr std::size_t kRandomBytes = 16;
 constexpr std::size_t kEncodedLength = 26;  // ceil(128 / 5)
 }  // namespace
 
-std::string new_id(std::string_view prefix) {
-    const std::string raw = random_bytes(kRandomBytes);
-    std::string out(prefix);
+std::string base32_encode(std::string_view bytes) {
+    std::string out;
+    out.reserve((bytes.size() * 8 + 4) / 5);
     unsigned buffer = 0;
     int bits = 0;
-    for (unsigned char c : raw) {
+    for (unsigned char c : bytes) {
         buffer = (buffer << 8) | c;
         bits += 8;
         while (bits >= 5) {
@@ -24,6 +24,30 @@ std::string new_id(std::string_view prefix) {
     }
     if (bits > 0) out.push_back(kAlphabet[(buffer << (5 - bits)) & 31]);
     return out;
+}
+
+std::optional<std::string> base32_decode(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() * 5 / 8);
+    unsigned buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+        const auto value = kAlphabet.find(c);
+        if (value == std::string_view::npos) return std::nullopt;
+        buffer = (buffer << 5) | static_cast<unsigned>(value);
+        bits += 5;
+        if (bits >= 8) {
+            out.push_back(static_cast<char>((buffer >> (bits - 8)) & 0xff));
+            bits -= 8;
+        }
+    }
+    // Leftover bits are padding: fewer than a byte's worth, and all zero.
+    if (bits >= 5 || (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+    return out;
+}
+
+std::string new_id(std::string_view prefix) {
+    return std::string(prefix) + base32_encode(random_bytes(kRandomBytes));
 }
 
 bool looks_like_id(std::string_view id, std::string_view prefix) {

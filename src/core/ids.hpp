@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,5 +12,11 @@ std::string new_id(std::string_view prefix);
 
 // True when `id` has `prefix` followed only by characters new_id produces.
 bool looks_like_id(std::string_view id, std::string_view prefix);
+
+// The lowercase, unpadded base32 new_id uses (RFC 4648 alphabet, lowercase), for ids
+// that carry data of their own. decode gives nullopt for anything encode would not
+// produce.
+std::string base32_encode(std::string_view bytes);
+std::optional<std::string> base32_decode(std::string_view text);
 
 }  // namespace audiodrop::core

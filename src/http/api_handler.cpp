@@ -17,8 +17,12 @@ constexpr std::string_view kFilesPrefix = "/open/partner/files/";
 }  // namespace
 
 ApiHandler::ApiHandler(auth::AuthService& auth, upload::UploadService& uploads, Metrics& metrics,
-                       ApiOptions options)
-    : auth_(auth), uploads_(uploads), metrics_(metrics), options_(std::move(options)) {}
+                       ApiPools pools, ApiOptions options)
+    : auth_(auth),
+      uploads_(uploads),
+      metrics_(metrics),
+      pools_(pools),
+      options_(std::move(options)) {}
 
 ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, std::string& allow) {
     struct Entry {
@@ -126,10 +130,8 @@ core::Result<upload::Owner> ApiHandler::user(const Exchange& ex) const {
     return upload::Owner{principal.client_id, principal.user_id};
 }
 
-asio::awaitable<core::Result<nlohmann::json>> ApiHandler::json_body(Exchange& ex) {
-    auto body = co_await ex.read_body(options_.max_json_body_bytes);
-    if (!body) co_return body.error();
-    co_return parse_json_object(*body);
+asio::awaitable<core::Result<std::string>> ApiHandler::body(Exchange& ex) {
+    co_return co_await ex.read_body(options_.max_json_body_bytes);
 }
 
 asio::awaitable<void> ApiHandler::reply(Exchange& ex, unsigned status,
@@ -158,10 +160,11 @@ asio::awaitable<void> ApiHandler::healthz(Exchange& ex) {
 }
 
 asio::awaitable<void> ApiHandler::readyz(Exchange& ex) {
-    auto ready = uploads_.check_ready();
-    core::Result<nlohmann::ordered_json> answer = nlohmann::ordered_json{{"status", "ready"}};
-    if (!ready) answer = ready.error();
-    co_await respond(ex, std::move(answer));
+    co_await respond(
+        ex, co_await offload(pools_.storage, [&]() -> core::Result<nlohmann::ordered_json> {
+            AUDIODROP_TRY(uploads_.check_ready());
+            return nlohmann::ordered_json{{"status", "ready"}};
+        }));
 }
 
 asio::awaitable<void> ApiHandler::metrics(Exchange& ex) {

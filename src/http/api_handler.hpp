@@ -6,9 +6,19 @@
 #include "auth/auth_service.hpp"
 #include "http/http_server.hpp"
 #include "http/metrics.hpp"
+#include "http/offload.hpp"
 #include "upload/upload_service.hpp"
 
 namespace audiodrop::http {
+
+// Where the API's blocking calls run: metadata-only calls (SQLite or PostgreSQL), calls
+// that reach the object store (disk with fsync, or S3 over libcurl), and argon2
+// verification of partner secrets, which costs 19 MiB and tens of milliseconds each.
+struct ApiPools {
+    core::WorkerPool& metadata;
+    core::WorkerPool& storage;
+    core::WorkerPool& argon2;
+};
 
 struct ApiOptions {
     std::string base_path = "/developer/api";
@@ -16,11 +26,13 @@ struct ApiOptions {
 };
 
 // The API listener: routes each request to one service call and encodes its answer
-// as JSON (DESIGN §2). Knows HTTP and JSON, nothing about storage.
+// as JSON (DESIGN §2). Knows HTTP and JSON, nothing about storage. A route checks the
+// token, reads the body, then runs the parse and the service call on a worker pool;
+// the network thread never waits for a store.
 class ApiHandler final : public Handler {
   public:
     ApiHandler(auth::AuthService& auth, upload::UploadService& uploads, Metrics& metrics,
-               ApiOptions options);
+               ApiPools pools, ApiOptions options);
 
     asio::awaitable<void> handle(Exchange& ex) override;
     StringResponse framing_error(unsigned status, std::string_view code, std::string_view message,
@@ -48,7 +60,13 @@ class ApiHandler final : public Handler {
 
     core::Result<auth::Principal> bearer(const Exchange& ex) const;
     core::Result<upload::Owner> user(const Exchange& ex) const;
-    asio::awaitable<core::Result<nlohmann::json>> json_body(Exchange& ex);
+    // A file route: checks the user's token, reads the body (`with_body`), then runs
+    // call(owner, body) -> Result<json> on `pool` and answers what it returns.
+    template <class Call>
+    asio::awaitable<void> user_call(Exchange& ex, core::WorkerPool& pool, bool with_body,
+                                    Call call);
+    // The body as text, up to max_json_body_bytes.
+    asio::awaitable<core::Result<std::string>> body(Exchange& ex);
     asio::awaitable<void> reply(Exchange& ex, unsigned status, const nlohmann::ordered_json& body);
     asio::awaitable<void> fail(Exchange& ex, const core::Error& error);
     // Sends `answer` with 200, or its error.
@@ -57,6 +75,7 @@ class ApiHandler final : public Handler {
     auth::AuthService& auth_;
     upload::UploadService& uploads_;
     Metrics& metrics_;
+    ApiPools pools_;
     ApiOptions options_;
 };
 

@@ -48,7 +48,8 @@ namespace {
 // in its own, so clients branch on one documented set.
 std::string api_code(const core::Error& error) {
     if (error.kind == core::ErrorKind::storage_full) return "storage_full";
-    if (error.kind == core::ErrorKind::unavailable && error.code != "metadata_unavailable") {
+    if (error.kind == core::ErrorKind::unavailable && error.code != "metadata_unavailable" &&
+        error.code != "server_busy") {
         return "storage_unavailable";
     }
     return error.code;

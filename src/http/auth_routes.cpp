@@ -65,37 +65,47 @@ nlohmann::ordered_json pair_json(const auth::PartnerTokens& t) {
 }  // namespace
 
 asio::awaitable<void> ApiHandler::partner_token(Exchange& ex) {
-    co_await respond(ex, [&]() -> core::Result<nlohmann::ordered_json> {
-        AUDIODROP_TRY_ASSIGN(auto creds, basic_credentials(ex.request()));
-        AUDIODROP_TRY_ASSIGN(auto tokens,
-                             auth_.issue_partner_token(creds.client_id, creds.secret_key));
-        return pair_json(tokens);
-    }());
+    co_await respond(
+        ex, co_await [&]() -> asio::awaitable<core::Result<nlohmann::ordered_json>> {
+            AUDIODROP_CO_TRY_ASSIGN(auto creds, basic_credentials(ex.request()));
+            co_return co_await offload(
+                pools_.argon2, [&]() -> core::Result<nlohmann::ordered_json> {
+                    AUDIODROP_TRY_ASSIGN(
+                        auto tokens, auth_.issue_partner_token(creds.client_id, creds.secret_key));
+                    return pair_json(tokens);
+                });
+        }());
 }
 
 asio::awaitable<void> ApiHandler::refresh_token(Exchange& ex) {
-    auto body = co_await ex.read_body(options_.max_json_body_bytes);
-    co_await respond(ex, [&]() -> core::Result<nlohmann::ordered_json> {
-        AUDIODROP_TRY_ASSIGN(auto text, std::move(body));
-        AUDIODROP_TRY_ASSIGN(auto token, refresh_token_field(ex.request(), text));
-        AUDIODROP_TRY_ASSIGN(auto tokens, auth_.refresh(token));
-        return pair_json(tokens);
-    }());
+    co_await respond(
+        ex, co_await [&]() -> asio::awaitable<core::Result<nlohmann::ordered_json>> {
+            AUDIODROP_CO_TRY_ASSIGN(auto text, co_await body(ex));
+            co_return co_await offload(
+                pools_.metadata, [&]() -> core::Result<nlohmann::ordered_json> {
+                    AUDIODROP_TRY_ASSIGN(auto token, refresh_token_field(ex.request(), text));
+                    AUDIODROP_TRY_ASSIGN(auto tokens, auth_.refresh(token));
+                    return pair_json(tokens);
+                });
+        }());
 }
 
+// Signing a token is a few microseconds of HMAC: it stays on the network thread.
 asio::awaitable<void> ApiHandler::user_token(Exchange& ex) {
-    auto json = co_await json_body(ex);
-    co_await respond(ex, [&]() -> core::Result<nlohmann::ordered_json> {
-        AUDIODROP_TRY_ASSIGN(auto partner, bearer(ex));
-        AUDIODROP_TRY_ASSIGN(auto body, std::move(json));
-        AUDIODROP_TRY_ASSIGN(auto user_id, required_string(body, "user_id"));
-        AUDIODROP_TRY_ASSIGN(auto expires_in,
-                             optional_integer(body, "expires_in", "invalid_expires_in"));
-        AUDIODROP_TRY_ASSIGN(auto token, auth_.issue_user_token(partner, user_id, expires_in));
-        return nlohmann::ordered_json{{"access_token", token.access_token},
-                                      {"token_type", "bearer"},
-                                      {"expires_in", token.expires_in}};
-    }());
+    co_await respond(
+        ex, co_await [&]() -> asio::awaitable<core::Result<nlohmann::ordered_json>> {
+            AUDIODROP_CO_TRY_ASSIGN(auto partner, bearer(ex));
+            AUDIODROP_CO_TRY_ASSIGN(auto text, co_await body(ex));
+            AUDIODROP_CO_TRY_ASSIGN(auto json, parse_json_object(text));
+            AUDIODROP_CO_TRY_ASSIGN(auto user_id, required_string(json, "user_id"));
+            AUDIODROP_CO_TRY_ASSIGN(auto expires_in,
+                                    optional_integer(json, "expires_in", "invalid_expires_in"));
+            AUDIODROP_CO_TRY_ASSIGN(auto token,
+                                    auth_.issue_user_token(partner, user_id, expires_in));
+            co_return nlohmann::ordered_json{{"access_token", token.access_token},
+                                             {"token_type", "bearer"},
+                                             {"expires_in", token.expires_in}};
+        }());
 }
 
 }  // namespace audiodrop::http

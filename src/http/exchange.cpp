@@ -2,7 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <vector>
+#include <memory>
 
 namespace audiodrop::http {
 namespace {
@@ -13,10 +13,12 @@ constexpr std::size_t kChunkBytes = 256 * 1024;
 core::Error connection_error(const beast::error_code& ec) {
     if (ec == beast::error::timeout) {
         return core::make_error(core::ErrorKind::invalid_input, "request_timeout",
-                                "the client sent nothing for too long");
+                                "the client sent nothing for too long",
+                                core::Reason::client_timeout);
     }
     return core::make_error(core::ErrorKind::invalid_input, "incomplete_body",
-                            "the connection ended before the whole body arrived: " + ec.message());
+                            "the connection ended before the whole body arrived: " + ec.message(),
+                            core::Reason::body_incomplete);
 }
 
 }  // namespace
@@ -72,31 +74,38 @@ asio::awaitable<core::Result<std::string>> Exchange::read_body(std::size_t limit
     co_return std::move(parser.get().body());
 }
 
-asio::awaitable<core::Result<void>> Exchange::read_body_chunks(const ChunkSink& sink) {
-    if (body_done_) co_return core::Result<void>{};
-    bhttp::request_parser<bhttp::buffer_body> parser{std::move(header_parser_)};
-    parser.body_limit(boost::none);  // the caller checked Content-Length against its own limit
-    std::vector<std::uint8_t> chunk(kChunkBytes);
-    while (!parser.is_done()) {
-        parser.get().body().data = chunk.data();
-        parser.get().body().size = chunk.size();
-        arm_timer();
-        auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, kAwait);
-        if (ec == bhttp::error::need_buffer) ec = {};
-        if (ec) {
-            close_after_ = true;
-            co_return connection_error(ec);
-        }
-        const std::size_t got = chunk.size() - parser.get().body().size;
-        bytes_in_ += got;
-        if (got == 0) continue;
-        if (auto r = sink(std::span<const std::uint8_t>(chunk.data(), got)); !r) {
-            close_after_ = true;
-            co_return r.error();
-        }
+asio::awaitable<core::Result<std::span<const std::uint8_t>>> Exchange::read_body_piece() {
+    using Piece = std::span<const std::uint8_t>;
+    if (!body_left_) body_left_ = body_done_ ? 0 : content_length().value_or(0);
+    if (buffered_piece_ > 0) {
+        buffer_.consume(buffered_piece_);
+        buffered_piece_ = 0;
     }
-    body_done_ = true;
-    co_return core::Result<void>{};
+    if (*body_left_ == 0) {
+        body_done_ = true;
+        co_return Piece{};
+    }
+    // What the header read pulled in past the header comes first, in place.
+    if (buffer_.size() > 0) {
+        buffered_piece_ =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size(), *body_left_));
+        *body_left_ -= buffered_piece_;
+        bytes_in_ += buffered_piece_;
+        co_return Piece(static_cast<const std::uint8_t*>(buffer_.data().data()), buffered_piece_);
+    }
+    if (!piece_) piece_ = std::make_unique_for_overwrite<std::uint8_t[]>(kChunkBytes);
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunkBytes, *body_left_));
+    arm_timer();
+    // One receive takes whatever the socket holds, up to `want`: a fast client fills
+    // the buffer, a slow one hands over what it sent so far.
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(piece_.get(), want), kAwait);
+    if (ec) {
+        close_after_ = true;
+        co_return connection_error(ec);
+    }
+    *body_left_ -= n;
+    bytes_in_ += n;
+    co_return Piece(piece_.get(), n);
 }
 
 asio::awaitable<bool> Exchange::continue_if_expected() {
@@ -132,7 +141,7 @@ asio::awaitable<bool> Exchange::send(StringResponse res) {
 }
 
 asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body> head,
-                                              std::uint64_t length, const ChunkSource& read) {
+                                              std::uint64_t length, const PieceSource& read) {
     finish_headers(head);
     head.content_length(length);
     head.body().data = nullptr;
@@ -145,20 +154,21 @@ asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body
         close_after_ = true;
         co_return false;
     }
-    std::vector<std::uint8_t> chunk(static_cast<std::size_t>(
-        std::min<std::uint64_t>(kChunkBytes, std::max<std::uint64_t>(length, 1))));
+    const auto chunk_size = static_cast<std::size_t>(
+        std::min<std::uint64_t>(kChunkBytes, std::max<std::uint64_t>(length, 1)));
+    auto chunk = std::make_unique_for_overwrite<std::uint8_t[]>(chunk_size);
     std::uint64_t offset = 0;
     while (offset < length) {
         const auto want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - offset));
-        auto got = read(offset, std::span<std::uint8_t>(chunk.data(), want));
+            static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, length - offset));
+        auto got = co_await read(offset, std::span<std::uint8_t>(chunk.get(), want));
         if (!got || *got == 0) {
             // The header promised bytes we cannot produce: end the connection so the
             // client sees a short body rather than wrong data.
             close_after_ = true;
             co_return false;
         }
-        head.body().data = chunk.data();
+        head.body().data = chunk.get();
         head.body().size = *got;
         head.body().more = true;
         arm_timer();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -45,10 +46,13 @@ class Exchange {
     // Reads the whole body if it is at most `limit` bytes: too_large "body_too_large"
     // otherwise (before reading it when Content-Length says so).
     asio::awaitable<core::Result<std::string>> read_body(std::size_t limit);
-    // Streams the body (framed by Content-Length) into `sink`, chunk by chunk. A sink
-    // error stops the read and is returned.
-    using ChunkSink = std::function<core::Result<void>(std::span<const std::uint8_t>)>;
-    asio::awaitable<core::Result<void>> read_body_chunks(const ChunkSink& sink);
+    // The next piece of a body framed by Content-Length, read straight off the socket
+    // into the exchange's own buffer (never through a parser's copy); an empty span once
+    // the whole body has arrived. A piece stays valid until the next call. The buffer
+    // is allocated on first use and only the bytes read touch memory, so a slow client
+    // costs a few kilobytes, not a whole buffer. Errors: invalid_input "incomplete_body"
+    // (the connection ended early) or "request_timeout" (the client went silent).
+    asio::awaitable<core::Result<std::span<const std::uint8_t>>> read_body_piece();
 
     // Sends "100 Continue" when the client asked for it (Expect: 100-continue).
     asio::awaitable<bool> continue_if_expected();
@@ -56,11 +60,12 @@ class Exchange {
     // Sends the answer. Content-Length is computed from the body unless already set
     // (HEAD answers set it to the size they would have sent).
     asio::awaitable<bool> send(StringResponse res);
-    // Sends `head` and then `length` bytes produced by `read(offset, buffer)`.
-    using ChunkSource =
-        std::function<core::Result<std::size_t>(std::uint64_t offset, std::span<std::uint8_t>)>;
+    // Sends `head` and then `length` bytes that `read(offset, buffer)` produces, a
+    // buffer at a time; read may suspend (to run a disk read on a worker pool).
+    using PieceSource = std::function<asio::awaitable<core::Result<std::size_t>>(
+        std::uint64_t offset, std::span<std::uint8_t>)>;
     asio::awaitable<bool> send_streamed(bhttp::response<bhttp::buffer_body> head,
-                                        std::uint64_t length, const ChunkSource& read);
+                                        std::uint64_t length, const PieceSource& read);
 
     bool responded() const { return status_ != 0; }
     unsigned status() const { return status_; }
@@ -89,6 +94,11 @@ class Exchange {
     bool close_after_ = false;
     bool continue_sent_ = false;
     std::uint64_t bytes_in_ = 0;
+    // read_body_piece: body bytes still to come, a piece still to be released from the
+    // connection's buffer, and the exchange's own buffer.
+    std::optional<std::uint64_t> body_left_;
+    std::size_t buffered_piece_ = 0;
+    std::unique_ptr<std::uint8_t[]> piece_;
     std::uint64_t bytes_out_ = 0;
 };
 

@@ -52,109 +52,127 @@ std::string file_id_from_path(std::string_view path) {
 
 }  // namespace
 
+template <class Call>
+asio::awaitable<void> ApiHandler::user_call(Exchange& ex, core::WorkerPool& pool, bool with_body,
+                                            Call call) {
+    co_await respond(
+        ex, co_await [&]() -> asio::awaitable<core::Result<json>> {
+            AUDIODROP_CO_TRY_ASSIGN(const auto owner, user(ex));
+            std::string text;
+            if (with_body) {
+                AUDIODROP_CO_TRY_ASSIGN(text, co_await body(ex));
+            }
+            co_return co_await offload(pool, [&] { return call(owner, text); });
+        }());
+}
+
 asio::awaitable<void> ApiHandler::generate_presigned_urls(Exchange& ex) {
-    auto body = co_await json_body(ex);
-    co_await respond(ex, [&]() -> core::Result<json> {
-        AUDIODROP_TRY_ASSIGN(auto owner, user(ex));
-        AUDIODROP_TRY_ASSIGN(auto req, std::move(body));
-        AUDIODROP_TRY_ASSIGN(auto filesize,
-                             required_positive_integer(req, "filesize", "invalid_filesize"));
-        AUDIODROP_TRY_ASSIGN(auto filetype, required_string(req, "filetype"));
-        AUDIODROP_TRY_ASSIGN(auto started, uploads_.generate(owner, filesize, filetype));
-        metrics_.count_upload_started();
-        json parts = json::array();
-        for (const auto& p : started.parts) {
-            parts.push_back({{"PartNumber", p.part_number}, {"PresignedUrl", p.url}});
-        }
-        return json{{"FileId", started.file_id},
-                    {"UploadId", started.upload_id},
-                    {"ChunkSize", started.chunk_size},
-                    {"Parts", std::move(parts)}};
-    }());
+    co_await user_call(
+        ex, pools_.metadata, true,
+        [&](const upload::Owner& owner, const std::string& text) -> core::Result<json> {
+            AUDIODROP_TRY_ASSIGN(auto req, parse_json_object(text));
+            AUDIODROP_TRY_ASSIGN(auto filesize,
+                                 required_positive_integer(req, "filesize", "invalid_filesize"));
+            AUDIODROP_TRY_ASSIGN(auto filetype, required_string(req, "filetype"));
+            AUDIODROP_TRY_ASSIGN(auto started, uploads_.generate(owner, filesize, filetype));
+            metrics_.count_upload_started();
+            json parts = json::array();
+            for (auto& p : started.parts) {
+                parts.push_back(
+                    {{"PartNumber", p.part_number}, {"PresignedUrl", std::move(p.url)}});
+            }
+            return json{{"FileId", started.file_id},
+                        {"UploadId", started.upload_id},
+                        {"ChunkSize", started.chunk_size},
+                        {"Parts", std::move(parts)}};
+        });
 }
 
 asio::awaitable<void> ApiHandler::complete_upload(Exchange& ex) {
-    auto body = co_await json_body(ex);
-    co_await respond(ex, [&]() -> core::Result<json> {
-        AUDIODROP_TRY_ASSIGN(auto owner, user(ex));
-        AUDIODROP_TRY_ASSIGN(auto req, std::move(body));
-        upload::CompleteRequest complete;
-        AUDIODROP_TRY_ASSIGN(complete.file_id, required_string(req, "file_id"));
-        AUDIODROP_TRY_ASSIGN(complete.upload_id, required_string(req, "upload_id"));
-        AUDIODROP_TRY_ASSIGN(complete.part_list, part_list(req));
-        AUDIODROP_TRY_ASSIGN(complete.filetype, required_string(req, "filetype"));
-        AUDIODROP_TRY_ASSIGN(complete.file_md5, optional_string(req, "file_md5"));
-        AUDIODROP_TRY_ASSIGN(auto done, uploads_.complete(owner, complete));
-        metrics_.count_upload_completed();
-        return json{{"FileId", done.file_id},
-                    {"FileType", done.filetype},
-                    {"DownloadUrl", done.download_url},
-                    {"FileMd5", done.file_md5}};
-    }());
+    co_await user_call(
+        ex, pools_.storage, true,
+        [&](const upload::Owner& owner, const std::string& text) -> core::Result<json> {
+            AUDIODROP_TRY_ASSIGN(auto req, parse_json_object(text));
+            upload::CompleteRequest complete;
+            AUDIODROP_TRY_ASSIGN(complete.file_id, required_string(req, "file_id"));
+            AUDIODROP_TRY_ASSIGN(complete.upload_id, required_string(req, "upload_id"));
+            AUDIODROP_TRY_ASSIGN(complete.part_list, part_list(req));
+            AUDIODROP_TRY_ASSIGN(complete.filetype, required_string(req, "filetype"));
+            AUDIODROP_TRY_ASSIGN(complete.file_md5, optional_string(req, "file_md5"));
+            AUDIODROP_TRY_ASSIGN(auto done, uploads_.complete(owner, complete));
+            metrics_.count_upload_completed();
+            return json{{"FileId", done.file_id},
+                        {"FileType", done.filetype},
+                        {"DownloadUrl", done.download_url},
+                        {"FileMd5", done.file_md5}};
+        });
 }
 
 asio::awaitable<void> ApiHandler::list_parts(Exchange& ex) {
-    co_await respond(ex, [&]() -> core::Result<json> {
-        AUDIODROP_TRY_ASSIGN(auto owner, user(ex));
-        AUDIODROP_TRY_ASSIGN(auto ids,
-                             upload_ids_from_query(split_target(ex.request().target()).query));
-        AUDIODROP_TRY_ASSIGN(auto received, uploads_.list_parts(owner, ids.first, ids.second));
-        json parts = json::array();
-        for (const auto& p : received.parts) {
-            parts.push_back(
-                {{"PartNumber", p.part_number}, {"ETag", quoted(p.etag)}, {"Size", p.size}});
-        }
-        return json{{"FileId", received.upload.file_id},
-                    {"UploadId", received.upload.upload_id},
-                    {"ChunkSize", received.upload.chunk_size},
-                    {"PartCount", received.upload.part_count},
-                    {"Parts", std::move(parts)}};
-    }());
+    co_await user_call(
+        ex, pools_.storage, false,
+        [&](const upload::Owner& owner, const std::string&) -> core::Result<json> {
+            AUDIODROP_TRY_ASSIGN(auto ids,
+                                 upload_ids_from_query(split_target(ex.request().target()).query));
+            AUDIODROP_TRY_ASSIGN(auto received, uploads_.list_parts(owner, ids.first, ids.second));
+            json parts = json::array();
+            for (const auto& p : received.parts) {
+                parts.push_back(
+                    {{"PartNumber", p.part_number}, {"ETag", quoted(p.etag)}, {"Size", p.size}});
+            }
+            return json{{"FileId", received.upload.file_id},
+                        {"UploadId", received.upload.upload_id},
+                        {"ChunkSize", received.upload.chunk_size},
+                        {"PartCount", received.upload.part_count},
+                        {"Parts", std::move(parts)}};
+        });
 }
 
 asio::awaitable<void> ApiHandler::abort_upload(Exchange& ex) {
-    auto body = co_await json_body(ex);
-    co_await respond(ex, [&]() -> core::Result<json> {
-        AUDIODROP_TRY_ASSIGN(auto owner, user(ex));
-        AUDIODROP_TRY_ASSIGN(auto req, std::move(body));
-        AUDIODROP_TRY_ASSIGN(auto file_id, required_string(req, "file_id"));
-        AUDIODROP_TRY_ASSIGN(auto upload_id, required_string(req, "upload_id"));
-        AUDIODROP_TRY_ASSIGN(auto aborted, uploads_.abort(owner, file_id, upload_id));
-        return json{{"FileId", aborted.file_id},
-                    {"UploadId", aborted.upload_id},
-                    {"Status", status_word(aborted.state)}};
-    }());
+    co_await user_call(
+        ex, pools_.storage, true,
+        [&](const upload::Owner& owner, const std::string& text) -> core::Result<json> {
+            AUDIODROP_TRY_ASSIGN(auto req, parse_json_object(text));
+            AUDIODROP_TRY_ASSIGN(auto file_id, required_string(req, "file_id"));
+            AUDIODROP_TRY_ASSIGN(auto upload_id, required_string(req, "upload_id"));
+            AUDIODROP_TRY_ASSIGN(auto aborted, uploads_.abort(owner, file_id, upload_id));
+            return json{{"FileId", aborted.file_id},
+                        {"UploadId", aborted.upload_id},
+                        {"Status", status_word(aborted.state)}};
+        });
 }
 
 asio::awaitable<void> ApiHandler::get_file(Exchange& ex) {
-    co_await respond(ex, [&]() -> core::Result<json> {
-        AUDIODROP_TRY_ASSIGN(auto owner, user(ex));
-        const auto file_id = file_id_from_path(split_target(ex.request().target()).path);
-        AUDIODROP_TRY_ASSIGN(auto view, uploads_.get_file(owner, file_id));
-        const auto& u = view.upload;
-        json out{{"FileId", u.file_id},
-                 {"UploadId", u.upload_id},
-                 {"Status", status_word(u.state)},
-                 {"FileSize", u.filesize},
-                 {"FileType", u.filetype},
-                 {"ChunkSize", u.chunk_size},
-                 {"PartCount", u.part_count},
-                 {"CreatedAt", core::rfc3339(u.created_at)},
-                 {"ExpiresAt", core::rfc3339(u.expires_at)}};
-        if (u.completed_at) out["CompletedAt"] = core::rfc3339(*u.completed_at);
-        if (!u.file_md5.empty()) out["FileMd5"] = u.file_md5;
-        if (view.download_url) out["DownloadUrl"] = *view.download_url;
-        return out;
-    }());
+    co_await user_call(ex, pools_.metadata, false,
+                       [&](const upload::Owner& owner, const std::string&) -> core::Result<json> {
+                           const auto file_id =
+                               file_id_from_path(split_target(ex.request().target()).path);
+                           AUDIODROP_TRY_ASSIGN(auto view, uploads_.get_file(owner, file_id));
+                           const auto& u = view.upload;
+                           json out{{"FileId", u.file_id},
+                                    {"UploadId", u.upload_id},
+                                    {"Status", status_word(u.state)},
+                                    {"FileSize", u.filesize},
+                                    {"FileType", u.filetype},
+                                    {"ChunkSize", u.chunk_size},
+                                    {"PartCount", u.part_count},
+                                    {"CreatedAt", core::rfc3339(u.created_at)},
+                                    {"ExpiresAt", core::rfc3339(u.expires_at)}};
+                           if (u.completed_at) out["CompletedAt"] = core::rfc3339(*u.completed_at);
+                           if (!u.file_md5.empty()) out["FileMd5"] = u.file_md5;
+                           if (view.download_url) out["DownloadUrl"] = *view.download_url;
+                           return out;
+                       });
 }
 
 asio::awaitable<void> ApiHandler::delete_file(Exchange& ex) {
-    co_await respond(ex, [&]() -> core::Result<json> {
-        AUDIODROP_TRY_ASSIGN(auto owner, user(ex));
-        const auto file_id = file_id_from_path(split_target(ex.request().target()).path);
-        AUDIODROP_TRY(uploads_.delete_file(owner, file_id));
-        return json{{"FileId", file_id}, {"Deleted", true}};
-    }());
+    co_await user_call(ex, pools_.storage, false,
+                       [&](const upload::Owner& owner, const std::string&) -> core::Result<json> {
+                           const auto file_id =
+                               file_id_from_path(split_target(ex.request().target()).path);
+                           AUDIODROP_TRY(uploads_.delete_file(owner, file_id));
+                           return json{{"FileId", file_id}, {"Deleted", true}};
+                       });
 }
 
 }  // namespace audiodrop::http

@@ -48,7 +48,45 @@ std::string Metrics::render() const {
             uploads_started_.load(std::memory_order_relaxed));
     counter(out, "audiodrop_uploads_completed_total", "Uploads completed.",
             uploads_completed_.load(std::memory_order_relaxed));
+    render_pools(out);
     return out;
+}
+
+void Metrics::render_pools(std::string& out) const {
+    if (pools_.empty()) return;
+    struct Series {
+        const char* name;
+        const char* type;
+        const char* help;
+        std::uint64_t (*value)(const core::WorkerPool::Stats&, const core::WorkerPool&);
+    };
+    static constexpr Series kSeries[] = {
+        {"audiodrop_worker_threads", "gauge", "Threads of each worker pool.",
+         [](const core::WorkerPool::Stats&, const core::WorkerPool& p) -> std::uint64_t {
+             return p.threads();
+         }},
+        {"audiodrop_worker_busy", "gauge", "Threads of each worker pool running a task.",
+         [](const core::WorkerPool::Stats& s, const core::WorkerPool&) -> std::uint64_t {
+             return s.running;
+         }},
+        {"audiodrop_worker_queued", "gauge", "Tasks waiting for a worker, by pool.",
+         [](const core::WorkerPool::Stats& s, const core::WorkerPool&) -> std::uint64_t {
+             return s.queued;
+         }},
+        {"audiodrop_worker_refused_total", "counter",
+         "Tasks refused because the pool's queue was full (answered 503 server_busy).",
+         [](const core::WorkerPool::Stats& s, const core::WorkerPool&) { return s.refused; }},
+    };
+    std::vector<core::WorkerPool::Stats> stats;
+    for (const auto* p : pools_) stats.push_back(p->stats());
+    for (const auto& series : kSeries) {
+        out += std::string("# HELP ") + series.name + " " + series.help + "\n# TYPE " +
+               series.name + " " + series.type + "\n";
+        for (std::size_t i = 0; i < pools_.size(); ++i) {
+            out += std::string(series.name) + "{pool=\"" + pools_[i]->name() + "\"} " +
+                   std::to_string(series.value(stats[i], *pools_[i])) + "\n";
+        }
+    }
 }
 
 }  // namespace audiodrop::http

@@ -4,6 +4,9 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "core/worker_pool.hpp"
 
 namespace audiodrop::http {
 
@@ -22,9 +25,15 @@ class Metrics {
     void count_upload_started() { uploads_started_.fetch_add(1, std::memory_order_relaxed); }
     void count_upload_completed() { uploads_completed_.fetch_add(1, std::memory_order_relaxed); }
 
+    // Pools whose queue depth, busy threads and refusals /metrics reports; set once at
+    // start, before any request.
+    void watch_pools(std::vector<const core::WorkerPool*> pools) { pools_ = std::move(pools); }
+
     std::string render() const;
 
   private:
+    void render_pools(std::string& out) const;
+
     static constexpr std::size_t kClasses = 5;  // 1xx..5xx
     std::array<std::array<std::atomic<std::uint64_t>, kClasses>, 2> requests_{};
     std::atomic<std::uint64_t> part_bytes_{0};
@@ -32,6 +41,7 @@ class Metrics {
     std::atomic<std::uint64_t> parts_stored_{0};
     std::atomic<std::uint64_t> uploads_started_{0};
     std::atomic<std::uint64_t> uploads_completed_{0};
+    std::vector<const core::WorkerPool*> pools_;
 };
 
 }  // namespace audiodrop::http

@@ -19,6 +19,7 @@ unsigned s3_status(const core::Error& error) {
         {"InvalidArgument", 400},    {"InvalidRange", 416},
         {"InvalidPart", 400},        {"InsufficientStorage", 507},
         {"ServiceUnavailable", 503}, {"RequestTimeout", 400},
+        {"SlowDown", 503},
     };
     if (auto it = kByCode.find(error.code); it != kByCode.end()) return it->second;
     return api_status(error.kind);
@@ -28,6 +29,9 @@ StringResponse s3_error(const core::Error& error, std::string_view resource,
                         const std::string& request_id, bool head) {
     StringResponse res{static_cast<bhttp::status>(s3_status(error)), 11};
     res.set("x-amz-request-id", request_id);
+    if (error.retry_after_seconds) {
+        res.set(bhttp::field::retry_after, std::to_string(*error.retry_after_seconds));
+    }
     if (head) {
         res.content_length(0);
         return res;

@@ -4,6 +4,7 @@
 
 #include "core/time_format.hpp"
 #include "http/byte_range.hpp"
+#include "http/offload.hpp"
 #include "http/request_target.hpp"
 #include "http/s3_response.hpp"
 #include "storage/content_type.hpp"
@@ -18,10 +19,21 @@ core::Error s3_error_of(ErrorKind kind, const char* code, std::string message) {
     return make_error(kind, code, std::move(message));
 }
 
-// The request's own failures (reading the body) in S3's words.
+// The request's own failures (reading the body, a full queue) in S3's words.
 core::Error as_s3(core::Error e) {
-    if (e.code == "incomplete_body") e.code = "IncompleteBody";
-    if (e.code == "request_timeout") e.code = "RequestTimeout";
+    switch (e.reason) {
+        case core::Reason::body_incomplete:
+            e.code = "IncompleteBody";
+            break;
+        case core::Reason::client_timeout:
+            e.code = "RequestTimeout";
+            break;
+        case core::Reason::server_busy:
+            e.code = "SlowDown";  // S3's word for "reduce your request rate"
+            break;
+        default:
+            break;
+    }
     return e;
 }
 
@@ -35,12 +47,14 @@ std::optional<std::uint32_t> part_number(std::string_view s) {
 }  // namespace
 
 StorageHandler::StorageHandler(storage::EmbeddedBucket& bucket, s3::Credentials credentials,
-                               std::string region, const core::Clock& clock, Metrics& metrics)
+                               std::string region, const core::Clock& clock, Metrics& metrics,
+                               core::WorkerPool& disk)
     : bucket_(bucket),
       credentials_(std::move(credentials)),
       region_(std::move(region)),
       clock_(clock),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      disk_(disk) {}
 
 StringResponse StorageHandler::framing_error(unsigned status, std::string_view code,
                                              std::string_view message,
@@ -77,7 +91,7 @@ asio::awaitable<void> StorageHandler::handle(Exchange& ex) {
         // reveals less than the GET it was signed for, and players and fetchers often
         // ask for the size first with the DownloadUrl they were given.
         if (!verified && method == bhttp::verb::head &&
-            verified.error().code == "SignatureDoesNotMatch") {
+            verified.error().reason == core::Reason::signature_mismatch) {
             received.method = "GET";
             verified = s3::verify_presigned(received, credentials_, region_, clock_.now());
         }
@@ -141,16 +155,14 @@ asio::awaitable<void> StorageHandler::upload_part(Exchange& ex, const std::strin
         std::copy(raw.begin(), raw.end(), content_md5->begin());
     }
     // Refused here, before a byte of the body is read, if the part may not be this big.
-    auto writer = bucket_.begin_part(key, upload_id, *part, *length);
+    auto writer =
+        co_await offload(disk_, [&] { return bucket_.begin_part(key, upload_id, *part, *length); });
     if (!writer) {
         co_await fail(ex, writer.error());
         co_return;
     }
     co_await ex.continue_if_expected();
-    auto received = co_await ex.read_body_chunks(
-        [&](std::span<const std::uint8_t> bytes) { return (*writer)->write(bytes); });
-    auto stored = received ? (*writer)->commit(content_md5)
-                           : core::Result<storage::PartInfo>(received.error());
+    auto stored = co_await receive_part(ex, **writer, content_md5);
     if (!stored) {
         co_await fail(ex, stored.error());
         co_return;
@@ -163,8 +175,25 @@ asio::awaitable<void> StorageHandler::upload_part(Exchange& ex, const std::strin
     co_await ex.send(std::move(res));
 }
 
+asio::awaitable<core::Result<storage::PartInfo>> StorageHandler::receive_part(
+    Exchange& ex, storage::PartWriter& writer, const std::optional<core::Md5Digest>& content_md5) {
+    // One piece on disk while the socket buffers the next: the worker writes and
+    // hashes, the network thread only receives. The part was admitted when it began,
+    // so its pieces are never refused halfway.
+    for (;;) {
+        auto piece = co_await ex.read_body_piece();
+        if (!piece) co_return piece.error();
+        if (piece->empty()) break;
+        auto written = co_await offload(
+            disk_, [&] { return writer.write(*piece); }, Admission::admitted);
+        if (!written) co_return written.error();
+    }
+    co_return co_await offload(
+        disk_, [&] { return writer.commit(content_md5); }, Admission::admitted);
+}
+
 asio::awaitable<void> StorageHandler::get_object(Exchange& ex, const std::string& key) {
-    auto reader = bucket_.open_object(key);
+    auto reader = co_await offload(disk_, [&] { return bucket_.open_object(key); });
     if (!reader) {
         co_await fail(ex, reader.error());
         co_return;
@@ -207,8 +236,11 @@ asio::awaitable<void> StorageHandler::get_object(Exchange& ex, const std::string
         co_return;
     }
     const bool sent = co_await ex.send_streamed(
-        std::move(head), length, [&](std::uint64_t offset, std::span<std::uint8_t> out) {
-            return object.read(first + offset, out);
+        std::move(head), length,
+        [&](std::uint64_t offset,
+            std::span<std::uint8_t> out) -> asio::awaitable<core::Result<std::size_t>> {
+            co_return co_await offload(
+                disk_, [&] { return object.read(first + offset, out); }, Admission::admitted);
         });
     if (sent) metrics_.add_download_bytes(length);
 }

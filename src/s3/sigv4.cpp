@@ -470,7 +470,8 @@ core::Result<VerifiedRequest> verify_presigned(const ReceivedRequest& req, const
     if (!core::constant_time_equal(expected, *find_param(params, "X-Amz-Signature"))) {
         return core::make_error(core::ErrorKind::forbidden, "SignatureDoesNotMatch",
                                 "The request signature we calculated does not match the "
-                                "signature you provided. Check your key and signing method.");
+                                "signature you provided. Check your key and signing method.",
+                                core::Reason::signature_mismatch);
     }
     return out;
 }

@@ -42,7 +42,8 @@ core::Result<std::unique_ptr<metadata::MetadataStore>> open_metadata(const core:
     return std::unique_ptr<metadata::MetadataStore>(std::move(store));
 }
 
-core::Result<ObjectBackend> open_objects(const core::Config& config, const core::Clock& clock) {
+core::Result<ObjectBackend> open_objects(const core::Config& config, const core::Clock& clock,
+                                         core::WorkerPool& hash_pool) {
     if (!config.s3_endpoint.empty()) {
         s3::S3ClientOptions options;
         options.address = s3::BucketAddress{config.s3_endpoint, config.s3_bucket, config.s3_region,
@@ -56,7 +57,7 @@ core::Result<ObjectBackend> open_objects(const core::Config& config, const core:
         fs::path(config.data_dir) / "objects", config.bucket,
         s3::Credentials{config.storage_access_key, config.storage_secret_key},
         config.storage_region, config.storage_public_url};
-    AUDIODROP_TRY_ASSIGN(auto store, storage::LocalObjectStore::open(options, clock));
+    AUDIODROP_TRY_ASSIGN(auto store, storage::LocalObjectStore::open(options, clock, &hash_pool));
     storage::EmbeddedBucket* bucket = store.get();
     return ObjectBackend{std::move(store), bucket};
 }

@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/worker_pool.hpp"
 #include "metadata/metadata_store.hpp"
 #include "storage/embedded_bucket.hpp"
 #include "storage/object_store.hpp"
@@ -24,7 +25,9 @@ struct ObjectBackend {
     // endpoint; null when they go to a remote S3.
     storage::EmbeddedBucket* embedded = nullptr;
 };
-core::Result<ObjectBackend> open_objects(const core::Config& config, const core::Clock& clock);
+// `hash_pool` advances the local store's whole-file MD5s in the background.
+core::Result<ObjectBackend> open_objects(const core::Config& config, const core::Clock& clock,
+                                         core::WorkerPool& hash_pool);
 
 // For the ready line: where metadata and bytes are, never a password.
 std::string describe_metadata(const core::Config& config);

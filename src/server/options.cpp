@@ -122,9 +122,19 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
             "Longest time one request may take");
     seconds(app, "shutdown-grace", v.shutdown_grace, c.shutdown_grace,
             "On SIGTERM, time in-flight requests get to finish");
-    option(app, "threads", c.threads,
-           "I/O threads (0: twice the cores, at least 4; with PostgreSQL or S3, four times, "
-           "at least 16)");
+    option(app, "threads", c.threads, "Network threads (0: one per core, at least 2)");
+    option(app, "metadata-threads", c.metadata_threads,
+           "Threads for database calls (0: 8 on SQLite, --database-connections on PostgreSQL)");
+    option(app, "storage-threads", c.storage_threads,
+           "Threads for disk writes, fsync and rename, or calls to S3 (0: 4 on local disk, 16 "
+           "on S3)");
+    option(app, "hash-threads", c.hash_threads,
+           "Threads advancing uploads' whole-file MD5 in the background (0: one per core)");
+    option(app, "argon2-threads", c.argon2_threads,
+           "Threads verifying partner secrets, 19 MiB each (0: one per core)");
+    option(app, "worker-queue", c.worker_queue,
+           "Tasks each worker pool queues at most; past it requests get 503 server_busy")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
     option(app, "log-format", v.log_format, "Log lines as logfmt (text) or JSON objects (json)")
         ->check(CLI::IsMember({"text", "json"}));
 }

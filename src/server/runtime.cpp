@@ -14,6 +14,7 @@
 #include "server/backends.hpp"
 #include "server/secrets.hpp"
 #include "server/sweeper.hpp"
+#include "server/worker_pools.hpp"
 #include "upload/upload_service.hpp"
 
 namespace audiodrop::server {
@@ -38,15 +39,6 @@ upload::UploadOptions upload_options(const core::Config& c) {
                                  c.download_url_ttl, c.max_open_uploads_per_user};
 }
 
-unsigned io_threads(const core::Config& c) {
-    if (c.threads > 0) return c.threads;
-    // Handlers block on fsync and SQLite, or on round trips to PostgreSQL and S3; more
-    // threads than cores keep the others moving while some wait.
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const bool remote = !c.database_url.empty() || !c.s3_endpoint.empty();
-    return remote ? std::max(16u, 4 * cores) : std::max(4u, 2 * cores);
-}
-
 // SIGTERM and SIGINT are taken synchronously by the main thread: blocked here before
 // any thread starts, so every thread inherits the mask.
 sigset_t block_stop_signals() {
@@ -69,20 +61,25 @@ int serve(core::Config config, const core::Logger& logger) {
     const sigset_t stop_signals = block_stop_signals();
     core::SystemClock clock;
     if (auto r = load_or_create_secrets(config); !r) return fail(logger, r.error());
+    // Before the stores: the local store advances whole-file MD5s on the hash pool.
+    WorkerPools pools(config);
     auto metadata = open_metadata(config);
     if (!metadata) return fail(logger, metadata.error());
-    auto objects = open_objects(config, clock);
+    auto objects = open_objects(config, clock, pools.hash);
     if (!objects) return fail(logger, objects.error());
 
     auth::AuthService auth(**metadata, clock, config.token_signing_key, auth_options(config));
     upload::UploadService uploads(**metadata, *objects->store, clock, upload_options(config));
     http::Metrics metrics;
+    metrics.watch_pools({&pools.metadata, &pools.storage, &pools.hash, &pools.argon2});
     http::ApiHandler api_handler(auth, uploads, metrics,
+                                 http::ApiPools{pools.metadata, pools.storage, pools.argon2},
                                  http::ApiOptions{config.base_path, config.max_json_body_bytes});
 
     const http::ConnectionLimits limits{config.max_header_bytes, config.idle_timeout,
                                         config.request_timeout};
-    boost::asio::io_context ioc(static_cast<int>(io_threads(config)));
+    const unsigned io_threads = network_threads(config);
+    boost::asio::io_context ioc(static_cast<int>(io_threads));
     auto work = boost::asio::make_work_guard(ioc);
     http::HttpServer api(ioc, "api", api_handler, limits, logger);
     if (auto r = api.start(config.listen); !r) return fail(logger, r.error());
@@ -93,7 +90,7 @@ int serve(core::Config config, const core::Logger& logger) {
         storage_handler.emplace(
             *objects->embedded,
             s3::Credentials{config.storage_access_key, config.storage_secret_key},
-            config.storage_region, clock, metrics);
+            config.storage_region, clock, metrics, pools.storage);
         storage_server.emplace(ioc, "storage", *storage_handler, limits, logger);
         if (auto r = storage_server->start(config.storage_listen); !r) {
             return fail(logger, r.error());
@@ -104,7 +101,7 @@ int serve(core::Config config, const core::Logger& logger) {
     };
 
     std::vector<std::thread> threads;
-    for (unsigned i = 0; i < io_threads(config); ++i) threads.emplace_back([&ioc] { ioc.run(); });
+    for (unsigned i = 0; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
     Sweeper sweeper(uploads, config.sweep_interval, logger);
 
     logger->info({{"msg", "ready"},
@@ -127,6 +124,9 @@ int serve(core::Config config, const core::Logger& logger) {
     work.reset();
     ioc.stop();
     for (auto& t : threads) t.join();
+    // Work still running finishes against live stores; what it hands back to the
+    // stopped network threads is dropped with them.
+    pools.stop();
     logger->info({{"msg", "stopped"}});
     return 0;
 }

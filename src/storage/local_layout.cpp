@@ -10,6 +10,7 @@
 
 #include "core/ids.hpp"
 #include "storage/posix_file.hpp"
+#include "storage/sealed_upload_id.hpp"
 
 namespace audiodrop::storage {
 namespace {
@@ -43,7 +44,9 @@ bool is_valid_key(std::string_view key) {
 }
 
 bool is_valid_upload_id(std::string_view upload_id) {
-    return core::looks_like_id(upload_id, kUploadIdPrefix);
+    // Plain ids from before sealing, and sealed ones.
+    return core::looks_like_id(upload_id, kUploadIdPrefix) ||
+           UploadIdSealer::looks_sealed(upload_id);
 }
 
 bool is_valid_part_number(std::uint32_t part_number) {

@@ -39,12 +39,16 @@ class LocalLayout {
     std::filesystem::path tmp() const { return root_ / "tmp"; }
     std::filesystem::path uploads() const { return root_ / "uploads"; }
     std::filesystem::path objects() const { return root_ / "objects"; }
+    std::filesystem::path ended() const { return root_ / "ended"; }
     std::filesystem::path lock_file() const { return root_ / "LOCK"; }
     // Callers validate ids and keys first: these only join.
     std::filesystem::path upload_dir(std::string_view upload_id) const {
         return uploads() / upload_id;
     }
     std::filesystem::path object_dir(std::string_view key) const { return objects() / key; }
+    std::filesystem::path ended_mark(std::string_view upload_id) const {
+        return ended() / upload_id;
+    }
     // A fresh unique name under tmp/.
     std::filesystem::path new_temp_path() const;
 

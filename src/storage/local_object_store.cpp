@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <ctime>
 #include <set>
 #include <system_error>
 
@@ -18,7 +20,9 @@
 namespace audiodrop::storage {
 namespace {
 
-constexpr std::size_t kHashBufferBytes = 1024 * 1024;
+// Presigned URLs live at most 7 days; a day more covers clocks that disagree.
+constexpr std::int64_t kEndedMarkSeconds = 8 * 24 * 3600;
+constexpr std::int64_t kEndedSweepSeconds = 3600;
 
 core::Error no_such_upload(const std::string& upload_id) {
     return core::make_error(core::ErrorKind::not_found, "NoSuchUpload",
@@ -66,10 +70,16 @@ core::Result<std::vector<PartRef>> normalise_part_list(const std::vector<PartRef
     return out;
 }
 
+core::Error never_uploaded(std::uint32_t part_number) {
+    return core::make_error(core::ErrorKind::invalid_input, "InvalidPart",
+                            "part " + std::to_string(part_number) + " was never uploaded");
+}
+
 core::Error bad_digest(const std::string& expected, const std::string& actual) {
-    return core::make_error(core::ErrorKind::invalid_input, "BadDigest",
-                            "the file's MD5 is " + actual + " but " + expected +
-                                " was expected; the upload stays open");
+    return core::make_error(
+        core::ErrorKind::invalid_input, "BadDigest",
+        "the file's MD5 is " + actual + " but " + expected + " was expected; the upload stays open",
+        core::Reason::digest_mismatch);
 }
 
 bool md5_differs(const std::optional<std::string>& expected, const std::string& actual) {
@@ -78,17 +88,43 @@ bool md5_differs(const std::optional<std::string>& expected, const std::string& 
 
 ObjectInfo info_of(const Manifest& m) { return ObjectInfo{m.size, m.md5}; }
 
+std::int64_t realtime_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The mtime orders files of one part number ("newest wins" after a crash). Kernel
+// timestamps are coarse (a tick), so two quick re-uploads could tie; stamping
+// explicitly past the newest existing file keeps the order strict. Real time, not the
+// injected clock: this is a filesystem ordering detail, not service logic.
+core::Result<void> stamp_after(const File& file, std::int64_t newest_existing_ns) {
+    const std::int64_t stamp = std::max(realtime_ns(), newest_existing_ns + 1);
+    timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = static_cast<time_t>(stamp / 1'000'000'000);
+    times[1].tv_nsec = static_cast<long>(stamp % 1'000'000'000);
+    if (::futimens(file.fd(), times) != 0) return io_error("futimens", file.path(), errno);
+    return {};
+}
+
 }  // namespace
 
-core::Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::open(Options options,
-                                                                       const core::Clock& clock) {
-    auto store = std::make_unique<LocalObjectStore>(std::move(options), clock);
+core::Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::open(
+    Options options, const core::Clock& clock, core::WorkerPool* hash_pool) {
+    auto store = std::make_unique<LocalObjectStore>(std::move(options), clock, hash_pool);
     if (auto r = store->recover(); !r) return r.error();
     return store;
 }
 
-LocalObjectStore::LocalObjectStore(Options options, const core::Clock& clock)
-    : options_(std::move(options)), clock_(clock), layout_(options_.root) {
+LocalObjectStore::LocalObjectStore(Options options, const core::Clock& clock,
+                                   core::WorkerPool* hash_pool)
+    : options_(std::move(options)),
+      clock_(clock),
+      layout_(options_.root),
+      sealer_(options_.credentials.secret_key),
+      frontiers_(layout_, hash_pool) {
     while (!options_.public_url.empty() && options_.public_url.back() == '/') {
         options_.public_url.pop_back();
     }
@@ -98,7 +134,7 @@ core::Result<void> LocalObjectStore::recover() {
     std::error_code ec;
     std::filesystem::create_directories(layout_.root(), ec);
     if (ec) return io_error("create", layout_.root(), ec.value());
-    for (const auto& dir : {layout_.tmp(), layout_.uploads(), layout_.objects()}) {
+    for (const auto& dir : {layout_.tmp(), layout_.uploads(), layout_.objects(), layout_.ended()}) {
         if (auto r = make_dir(dir); !r) return r;
     }
 
@@ -133,7 +169,24 @@ core::Result<void> LocalObjectStore::recover() {
     for (const auto& id : upload_ids) {
         if (auto r = recover_upload(id); !r) return r;
     }
+    sweep_ended();
     return sync_dir(layout_.tmp());
+}
+
+void LocalObjectStore::sweep_ended() {
+    const std::int64_t now = core::to_unix(clock_.now());
+    std::int64_t last = ended_swept_at_.load();
+    if (now - last < kEndedSweepSeconds || !ended_swept_at_.compare_exchange_strong(last, now)) {
+        return;
+    }
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(layout_.ended(), ec), end; !ec && it != end;
+         it.increment(ec)) {
+        struct stat st {};
+        if (::stat(it->path().c_str(), &st) == 0 && now - st.st_mtim.tv_sec > kEndedMarkSeconds) {
+            ::unlink(it->path().c_str());
+        }
+    }
 }
 
 core::Result<void> LocalObjectStore::recover_upload(const std::string& upload_id) {
@@ -166,21 +219,8 @@ core::Result<std::string> LocalObjectStore::create_multipart(const std::string& 
         return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
                                 "max_part_size must be positive");
     }
-    const std::string upload_id = core::new_id(kUploadIdPrefix);
-    const UploadRecord record{key, max_part_size, core::to_unix(clock_.now())};
-
-    // Built in tmp/ and renamed in whole, so an upload directory always has its record.
-    const auto staging = layout_.new_temp_path();
-    auto r = make_dir(staging);
-    if (r) r = write_new_file(staging / kUploadRecordName, encode(record));
-    if (r) r = sync_dir(staging);
-    if (r) r = rename_path(staging, layout_.upload_dir(upload_id));
-    if (r) r = sync_dir(layout_.uploads());
-    if (!r) {
-        remove_tree_quietly(staging);
-        return r.error();
-    }
-    return upload_id;
+    // Nothing touches the disk until the first part arrives: the id is the record.
+    return sealer_.mint(UploadRecord{key, max_part_size, core::to_unix(clock_.now())});
 }
 
 core::Result<std::string> LocalObjectStore::presign_part(const std::string& key,
@@ -218,21 +258,53 @@ core::Result<std::string> LocalObjectStore::presign(std::string method, const st
     return s3::presign_url(options_.credentials, in);
 }
 
-core::Result<UploadRecord> LocalObjectStore::read_upload(const std::string& key,
-                                                         const std::string& upload_id) {
+core::Result<LocalObjectStore::KnownUpload> LocalObjectStore::find_upload(
+    const std::string& key, const std::string& upload_id) {
     if (!is_valid_key(key) || !is_valid_upload_id(upload_id)) return no_such_upload(upload_id);
     auto text = read_small_file(layout_.upload_dir(upload_id) / kUploadRecordName);
-    if (!text) return is_not_found(text.error()) ? no_such_upload(upload_id) : text.error();
-    auto record = decode_upload_record(*text);
-    if (!record) return record.error();
-    // S3 answers NoSuchUpload when the upload id belongs to another key.
-    if (record->key != key) return no_such_upload(upload_id);
-    return record;
+    if (text) {
+        auto record = decode_upload_record(*text);
+        if (!record) return record.error();
+        // S3 answers NoSuchUpload when the upload id belongs to another key.
+        if (record->key != key) return no_such_upload(upload_id);
+        return KnownUpload{std::move(*record), true};
+    }
+    if (!is_not_found(text.error())) return text.error();
+    // No directory yet: the upload exists if its id is one of ours for this key, and
+    // it has neither ended nor become the key's object.
+    auto sealed = sealer_.open(upload_id, key);
+    if (!sealed || path_exists(layout_.ended_mark(upload_id))) return no_such_upload(upload_id);
+    if (auto object = read_object_manifest(key); object && object->upload_id == upload_id) {
+        return no_such_upload(upload_id);
+    }
+    return KnownUpload{std::move(*sealed), false};
+}
+
+core::Result<void> LocalObjectStore::materialize(const std::string& upload_id,
+                                                 const UploadRecord& record) {
+    // Built in tmp/ and renamed in whole, so an upload directory always has its record.
+    const auto staging = layout_.new_temp_path();
+    auto r = make_dir(staging);
+    if (r) r = write_new_file(staging / kUploadRecordName, encode(record));
+    if (r) r = sync_dir(staging);
+    if (r) r = rename_path(staging, layout_.upload_dir(upload_id));
+    if (r) r = sync_dir(layout_.uploads());
+    if (!r) remove_tree_quietly(staging);
+    return r;
+}
+
+core::Result<void> LocalObjectStore::end_upload(const std::string& upload_id) {
+    auto mark = write_new_file(layout_.ended_mark(upload_id), "");
+    if (!mark && path_exists(layout_.ended_mark(upload_id))) mark = {};  // ended before
+    if (mark) mark = sync_dir(layout_.ended());
+    sweep_ended();
+    return mark;
 }
 
 core::Result<std::vector<PartInfo>> LocalObjectStore::list_parts(const std::string& key,
                                                                  const std::string& upload_id) {
-    if (auto record = read_upload(key, upload_id); !record) return record.error();
+    AUDIODROP_TRY_ASSIGN(const auto known, find_upload(key, upload_id));
+    if (!known.materialized) return std::vector<PartInfo>{};
     auto scan = scan_parts(layout_.upload_dir(upload_id));
     if (!scan) return is_not_found(scan.error()) ? no_such_upload(upload_id) : scan.error();
     std::vector<PartInfo> parts;
@@ -244,21 +316,55 @@ core::Result<std::vector<PartInfo>> LocalObjectStore::list_parts(const std::stri
 core::Result<std::unique_ptr<PartWriter>> LocalObjectStore::begin_part(
     const std::string& key, const std::string& upload_id, std::uint32_t part_number,
     std::uint64_t content_length) {
-    auto record = read_upload(key, upload_id);
-    if (!record) return record.error();
+    AUDIODROP_TRY_ASSIGN(const auto known, find_upload(key, upload_id));
     if (!is_valid_part_number(part_number)) return invalid_part_number(part_number);
-    if (content_length > record->max_part_size) {
+    if (content_length > known.record.max_part_size) {
         return core::make_error(core::ErrorKind::too_large, "EntityTooLarge",
                                 "a part of " + std::to_string(content_length) +
                                     " bytes is over this upload's part size of " +
-                                    std::to_string(record->max_part_size));
+                                    std::to_string(known.record.max_part_size));
     }
     auto temp = File::open(layout_.new_temp_path(), O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (!temp) return temp.error();
     return std::make_unique<LocalPartWriter>(
-        std::move(*temp),
-        PartDestination{layout_.upload_dir(upload_id), upload_id, part_number, content_length},
-        upload_locks_);
+        std::move(*temp), PartDestination{key, upload_id, part_number, content_length}, *this);
+}
+
+core::Result<void> LocalObjectStore::install_part(const PartDestination& destination, File& temp,
+                                                  const std::string& etag) {
+    const auto& upload_id = destination.upload_id;
+    const auto dir = layout_.upload_dir(upload_id);
+    const std::string file_name = part_file_name(destination.part_number, etag);
+    {
+        auto guard = upload_locks_.lock(upload_id);
+        // Completed, aborted or decided by a manifest while the body streamed in.
+        AUDIODROP_TRY_ASSIGN(const auto known, find_upload(destination.key, upload_id));
+        if (!known.materialized) {
+            AUDIODROP_TRY(materialize(upload_id, known.record));
+        } else if (path_exists(dir / kManifestName)) {
+            return no_such_upload(upload_id);
+        }
+        auto existing = scan_parts(dir, destination.part_number);
+        if (!existing) return existing.error();
+        std::vector<std::string> older = std::move(existing->superseded);
+        std::int64_t newest = 0;
+        for (const auto& [number, part] : existing->parts) {
+            older.push_back(part.file);
+            newest = std::max(newest, part.mtime_ns);
+        }
+        AUDIODROP_TRY(stamp_after(temp, newest));
+        if (auto r = rename_path(temp.path(), dir / file_name); !r) {
+            return is_not_found(r.error()) ? no_such_upload(upload_id) : r;
+        }
+        for (const auto& name : older) {
+            // A re-upload of identical bytes has the same name and was replaced in place.
+            if (name != file_name) ::unlink((dir / name).c_str());
+        }
+        frontiers_.part_committed(upload_id, destination.part_number);
+    }
+    // Outside the lock: the rename is visible already; this makes it durable before
+    // the caller acknowledges the part.
+    return sync_dir(dir);
 }
 
 core::Result<ObjectInfo> LocalObjectStore::complete(
@@ -274,13 +380,13 @@ core::Result<ObjectInfo> LocalObjectStore::complete(
 core::Result<ObjectInfo> LocalObjectStore::complete_locked(
     const std::string& key, const std::string& upload_id, const std::vector<PartRef>& parts,
     const std::optional<std::string>& expected_md5) {
-    auto record = read_upload(key, upload_id);
-    if (!record) {
-        if (!is_not_found(record.error())) return record.error();
+    auto known = find_upload(key, upload_id);
+    if (!known) {
+        if (!is_not_found(known.error())) return known.error();
         // A retry of a complete that already succeeded answers the same object.
         auto existing = read_object_manifest(key);
         if (!existing || existing->upload_id != upload_id || !same_parts(*existing, parts)) {
-            return record.error();
+            return known.error();
         }
         if (md5_differs(expected_md5, existing->md5)) {
             return bad_digest(*expected_md5, existing->md5);
@@ -288,6 +394,7 @@ core::Result<ObjectInfo> LocalObjectStore::complete_locked(
         return info_of(*existing);
     }
 
+    if (!known->materialized) return never_uploaded(parts.front().part_number);
     const auto dir = layout_.upload_dir(upload_id);
     auto decided_text = read_small_file(dir / kManifestName);
     if (decided_text) {
@@ -334,39 +441,26 @@ core::Result<Manifest> LocalObjectStore::build_manifest(const std::string& key,
     Manifest manifest;
     manifest.key = key;
     manifest.upload_id = upload_id;
+    std::vector<StoredPart> named;
+    named.reserve(parts.size());
     for (const auto& wanted : parts) {
         auto found = scan->parts.find(wanted.part_number);
-        if (found == scan->parts.end()) {
-            return core::make_error(
-                core::ErrorKind::invalid_input, "InvalidPart",
-                "part " + std::to_string(wanted.part_number) + " was never uploaded");
-        }
+        if (found == scan->parts.end()) return never_uploaded(wanted.part_number);
         if (found->second.info.etag != wanted.etag) {
             return core::make_error(core::ErrorKind::invalid_input, "InvalidPart",
                                     "part " + std::to_string(wanted.part_number) +
                                         ": expected ETag " + wanted.etag +
                                         ", the stored part has " + found->second.info.etag);
         }
+        const auto& info = found->second.info;
         manifest.parts.push_back(
-            ManifestPart{wanted.part_number, found->second.file, 0, wanted.etag});
+            ManifestPart{wanted.part_number, found->second.file, info.size, wanted.etag});
+        manifest.size += info.size;
+        named.push_back(found->second);
     }
-
-    // Streamed: the object's bytes are never in memory at once.
-    core::Md5 md5;
-    std::vector<std::uint8_t> buffer(kHashBufferBytes);
-    for (auto& part : manifest.parts) {
-        auto file = File::open(dir / part.file, O_RDONLY);
-        if (!file) return file.error();
-        for (;;) {
-            auto n = file->pread_full(part.size, buffer);
-            if (!n) return n.error();
-            if (*n == 0) break;
-            md5.update(std::span<const std::uint8_t>(buffer.data(), *n));
-            part.size += *n;
-        }
-        manifest.size += part.size;
-    }
-    manifest.md5 = core::to_hex(md5.finish());
+    // Mostly hashed already, as the parts arrived.
+    AUDIODROP_TRY_ASSIGN(const auto md5, frontiers_.whole_md5(upload_id, named));
+    manifest.md5 = core::to_hex(md5.digest());
     manifest.completed_at = core::to_unix(clock_.now());
     return manifest;
 }
@@ -392,6 +486,8 @@ core::Result<void> LocalObjectStore::finish_complete(const Manifest& manifest) {
     if (auto r = sync_dir(layout_.uploads()); !r) return r;
     if (displaced) remove_tree_quietly(*displaced);
 
+    frontiers_.forget(manifest.upload_id);
+    ::unlink((object_dir / Md5Frontiers::kFileName).c_str());
     std::set<std::string> named;
     for (const auto& p : manifest.parts) named.insert(p.file);
     if (auto scan = scan_parts(object_dir)) {
@@ -406,7 +502,11 @@ core::Result<void> LocalObjectStore::finish_complete(const Manifest& manifest) {
 core::Result<void> LocalObjectStore::abort(const std::string& key, const std::string& upload_id) {
     if (!is_valid_key(key) || !is_valid_upload_id(upload_id)) return no_such_upload(upload_id);
     auto guard = upload_locks_.lock(upload_id);
-    if (auto record = read_upload(key, upload_id); !record) return record.error();
+    AUDIODROP_TRY_ASSIGN(const auto known, find_upload(key, upload_id));
+    // First the mark, so no part can arrive (and write the directory anew) after this.
+    AUDIODROP_TRY(end_upload(upload_id));
+    frontiers_.forget(upload_id);
+    if (!known.materialized) return {};
     const auto trash = layout_.new_temp_path();
     if (auto r = rename_path(layout_.upload_dir(upload_id), trash); !r) {
         return is_not_found(r.error()) ? no_such_upload(upload_id) : r.error();
@@ -441,6 +541,11 @@ core::Result<std::unique_ptr<ObjectReader>> LocalObjectStore::open_object(const 
 core::Result<void> LocalObjectStore::remove(const std::string& key) {
     if (!is_valid_key(key)) return invalid_key(key);
     auto guard = key_locks_.lock(key);
+    // The object's manifest is what keeps parts from arriving for its upload; the
+    // upload ends for good before the manifest goes.
+    if (auto manifest = read_object_manifest(key); manifest) {
+        AUDIODROP_TRY(end_upload(manifest->upload_id));
+    }
     const auto trash = layout_.new_temp_path();
     if (auto r = rename_path(layout_.object_dir(key), trash); !r) {
         return is_not_found(r.error()) ? core::Result<void>{} : r;

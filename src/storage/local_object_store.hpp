@@ -11,46 +11,61 @@
 //                                      built in tmp/ and renamed in, so it always has one
 //   uploads/<upload_id>/00042.<etag>   one file per part; the ETag (hex MD5) is in the
 //                                      name, so a name never exists without its bytes
+//   uploads/<upload_id>/md5.frontier   the whole-file MD5 so far (md5_frontier.hpp)
 //   uploads/<upload_id>/manifest.json  present only while a complete is half done
+//   ended/<upload_id>                  empty: the upload was aborted (or its object
+//                                      removed); kept 8 days, past any URL's life
 //   objects/<key>/manifest.json        {key, upload_id, size, md5, parts[{part_number,
 //                                      file, size, etag}], completed_at}
 //   objects/<key>/00042.<etag> ...     the object's bytes: its manifest's parts in order
 //
 // Keys are one directory name: [A-Za-z0-9._-], no leading '.', at most 200 characters.
 // Other keys are invalid_input where they would be created and not found where read.
-// Upload ids are minted here ("mpu_...") and checked before they become a path.
+// Upload ids are minted here ("mpu_...", sealed_upload_id.hpp) and checked before they
+// become a path.
 //
 // Guarantees (kill -9 at any point):
+// - Starting an upload writes nothing: the id carries its record. The first part to
+//   arrive writes the upload directory (upload.json built in tmp/, fsynced, renamed in).
+//   An upload is gone once aborted (ended/ says so, durably, before abort returns) or
+//   completed (its object's manifest names it); parts sent to it then are refused.
 // - A part is acknowledged (commit returns) only once its file is fsynced, renamed into
 //   the upload directory and that directory fsynced. A re-upload renames the new file
 //   in, then removes the older files of that part number; if a crash leaves two, the
 //   newest mtime wins and start-up removes the others.
-// - complete copies no bytes: it hashes the named parts, writes manifest.json into the
-//   upload directory (the commit point), renames the directory to objects/<key> and
-//   fsyncs both parents. Start-up finishes any upload directory holding a manifest, so
-//   a half-done complete is finished; without a manifest, the upload is still open and
-//   the complete can be redone. Part files left unnamed by a complete are removed after
-//   the rename (a crash there can leave some behind in objects/<key>; they are never
-//   read and go with the object).
+// - The whole-file MD5 advances in the background as parts arrive (Md5Frontiers), so
+//   complete hashes only the parts it has not reached.
+// - complete copies no bytes: it writes manifest.json into the upload directory (the
+//   commit point), renames the directory to objects/<key> and fsyncs both parents.
+//   Start-up finishes any upload directory holding a manifest, so a half-done complete
+//   is finished; without a manifest, the upload is still open and the complete can be
+//   redone. Part files left unnamed by a complete are removed after the rename (a crash
+//   there can leave some behind in objects/<key>; they are never read and go with the
+//   object).
 // - abort and remove rename the directory into tmp/ first, so they are atomic, then
 //   delete it.
 //
-// Thread-safe: operations on one upload (commit, complete, abort) and on one key
-// (complete, remove) are serialised by per-name mutexes; different uploads never wait
-// on each other. Readers open every part file up front and are unaffected by a later
-// remove. Part writers borrow the store: it must outlive them.
+// Thread-safe: operations on one upload (installing a part, complete, abort) and on one
+// key (complete, remove) are serialised by per-name mutexes; different uploads never
+// wait on each other. Readers open every part file up front and are unaffected by a
+// later remove. Part writers borrow the store: it must outlive them.
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include "core/clock.hpp"
+#include "core/worker_pool.hpp"
 #include "s3/sigv4.hpp"
 #include "storage/embedded_bucket.hpp"
 #include "storage/keyed_mutex.hpp"
 #include "storage/local_layout.hpp"
+#include "storage/local_part_writer.hpp"
+#include "storage/md5_frontier.hpp"
 #include "storage/object_store.hpp"
 #include "storage/posix_file.hpp"
+#include "storage/sealed_upload_id.hpp"
 
 namespace audiodrop::storage {
 
@@ -67,13 +82,15 @@ class LocalObjectStore final : public ObjectStore, public EmbeddedBucket {
 
     // Creates the directories, takes the root's lock and runs start-up recovery
     // (sweep tmp/, finish half-done completes, drop superseded part files).
-    // unavailable "StoreLocked" when another open store holds the root.
-    static core::Result<std::unique_ptr<LocalObjectStore>> open(Options options,
-                                                                const core::Clock& clock);
+    // unavailable "StoreLocked" when another open store holds the root. `hash_pool`
+    // advances whole-file MD5s in the background; null: complete hashes every part.
+    static core::Result<std::unique_ptr<LocalObjectStore>> open(
+        Options options, const core::Clock& clock, core::WorkerPool* hash_pool = nullptr);
 
     // Does no I/O; call recover() before use (open() does both). recover() must run
     // before any request: it sweeps tmp/, where in-flight parts live.
-    LocalObjectStore(Options options, const core::Clock& clock);
+    LocalObjectStore(Options options, const core::Clock& clock,
+                     core::WorkerPool* hash_pool = nullptr);
     core::Result<void> recover();
 
     // ObjectStore
@@ -101,8 +118,30 @@ class LocalObjectStore final : public ObjectStore, public EmbeddedBucket {
                                                          std::uint64_t content_length) override;
     core::Result<std::unique_ptr<ObjectReader>> open_object(const std::string& key) override;
 
+    // For LocalPartWriter: makes the fsynced `temp` part `destination.part_number` of its
+    // upload, named by `etag`, and durable; writes the upload directory first if this
+    // is the upload's first part. NoSuchUpload when the upload ended meanwhile.
+    core::Result<void> install_part(const PartDestination& destination, File& temp,
+                                    const std::string& etag);
+
+    // Parts of the upload the whole-file MD5 covers so far.
+    std::uint32_t parts_hashed(const std::string& upload_id) {
+        return frontiers_.parts_hashed(upload_id);
+    }
+
   private:
-    core::Result<UploadRecord> read_upload(const std::string& key, const std::string& upload_id);
+    // An upload the store knows: its record and whether its directory exists yet.
+    struct KnownUpload {
+        UploadRecord record;
+        bool materialized = false;
+    };
+    // The live upload `upload_id` of `key`, or NoSuchUpload.
+    core::Result<KnownUpload> find_upload(const std::string& key, const std::string& upload_id);
+    core::Result<void> materialize(const std::string& upload_id, const UploadRecord& record);
+    // Marks the upload ended for good (durably): no part may arrive after this.
+    core::Result<void> end_upload(const std::string& upload_id);
+    // Drops ended/ marks older than any URL of their upload can be (at most hourly).
+    void sweep_ended();
     core::Result<Manifest> read_object_manifest(const std::string& key);
     core::Result<ObjectInfo> complete_locked(const std::string& key, const std::string& upload_id,
                                              const std::vector<PartRef>& parts,
@@ -120,8 +159,11 @@ class LocalObjectStore final : public ObjectStore, public EmbeddedBucket {
     const core::Clock& clock_;
     LocalLayout layout_;
     File lock_file_;
+    UploadIdSealer sealer_;
     KeyedMutex upload_locks_;
     KeyedMutex key_locks_;
+    Md5Frontiers frontiers_;
+    std::atomic<std::int64_t> ended_swept_at_{0};  // unix seconds
 };
 
 }  // namespace audiodrop::storage

@@ -1,0 +1,46 @@
+#include "server/worker_pools.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace audiodrop::server {
+namespace {
+
+unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+unsigned or_default(unsigned configured, unsigned fallback) {
+    return configured > 0 ? configured : fallback;
+}
+
+core::WorkerPool::Options pool(const core::Config& c, std::string name, unsigned threads,
+                               int nice = 0) {
+    return core::WorkerPool::Options{std::move(name), threads, c.worker_queue, nice};
+}
+
+// SQLite waits its turn for a group commit (cheap to wait in, and the more wait, the
+// more share one fsync); PostgreSQL needs a connection per concurrent call.
+unsigned metadata_default(const core::Config& c) {
+    return c.database_url.empty() ? 8 : c.database_connections;
+}
+
+// Local disks do several fsyncs at once well; S3 calls are round trips, mostly waiting.
+unsigned storage_default(const core::Config& c) { return c.s3_endpoint.empty() ? 4 : 16; }
+
+}  // namespace
+
+unsigned network_threads(const core::Config& config) {
+    return or_default(config.threads, std::max(2u, cores()));
+}
+
+WorkerPools::WorkerPools(const core::Config& c)
+    : metadata(pool(c, "metadata", or_default(c.metadata_threads, metadata_default(c)))),
+      storage(pool(c, "storage", or_default(c.storage_threads, storage_default(c)))),
+      // Bulk CPU in the background: a little below the request path.
+      hash(pool(c, "hash", or_default(c.hash_threads, cores()), 5)),
+      argon2(pool(c, "argon2", or_default(c.argon2_threads, cores()), 5)) {}
+
+void WorkerPools::stop() {
+    for (auto* p : {&metadata, &storage, &hash, &argon2}) p->stop();
+}
+
+}  // namespace audiodrop::server
