@@ -230,7 +230,8 @@ core::Result<void> SqliteMetadataStore::create_upload(const UploadRecord& u,
     if (sqlite3_changes(db_.get()) == 0) {
         return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
                                 "user " + u.user_id + " has " + std::to_string(max_open_uploads) +
-                                    " open uploads already");
+                                    " open uploads already",
+                                core::Reason::open_upload_quota);
     }
     return {};
 }

@@ -35,8 +35,10 @@ unsigned network_threads(const core::Config& config) {
 WorkerPools::WorkerPools(const core::Config& c)
     : metadata(pool(c, "metadata", or_default(c.metadata_threads, metadata_default(c)))),
       storage(pool(c, "storage", or_default(c.storage_threads, storage_default(c)))),
-      // Bulk CPU in the background: a little below the request path.
-      hash(pool(c, "hash", or_default(c.hash_threads, cores()), 5)),
+      // Not below the request path: a frontier that falls behind the parts arriving
+      // leaves complete to hash the rest itself.
+      hash(pool(c, "hash", or_default(c.hash_threads, cores()))),
+      // Logins wait a little rather than take the CPU from uploads in flight.
       argon2(pool(c, "argon2", or_default(c.argon2_threads, cores()), 5)) {}
 
 void WorkerPools::stop() {

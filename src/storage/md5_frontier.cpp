@@ -241,9 +241,10 @@ void Md5Frontiers::advance(const std::string& upload_id, const std::shared_ptr<E
         }
         // The parts moved under us (a part stored again, or complete got there first):
         // look again from wherever the frontier is now.
-        if (e->generation != generation || e->hashed + 1 != next || e->dirty) continue;
+        if (e->generation != generation || e->hashed + 1 != next) continue;
         if (!hashed) {
-            e->advancing = false;  // not there yet, or unreadable: complete will see
+            if (e->dirty) continue;  // a part was stored since we looked: look again
+            e->advancing = false;    // not there yet, or unreadable: complete will see
             return;
         }
         e->hashed = next;

@@ -50,8 +50,9 @@ class ObjectStore {
                                                            const std::string& upload_id) = 0;
     // Assembles `parts` (ascending, each ETag matching the stored part) into the object
     // `key` and returns its size and MD5. When expected_md5 is given and differs, fails
-    // with "BadDigest" and leaves the upload open, or, where the store cannot reopen an
-    // assembled upload (S3), drops the object and fails with "BadDigestUploadConsumed".
+    // with Reason::digest_mismatch and leaves the upload open, or, where the store cannot
+    // reopen an assembled upload (S3), drops the object and fails with
+    // Reason::upload_consumed.
     // Idempotent: completing an upload that
     // already became `key` with the same parts returns the same object.
     virtual core::Result<ObjectInfo> complete(const std::string& key, const std::string& upload_id,

@@ -165,9 +165,12 @@ core::Result<ObjectInfo> S3ObjectStore::complete(const std::string& key,
     AUDIODROP_TRY(assemble(key, upload_id, parts));
     AUDIODROP_TRY_ASSIGN(auto object, hash_object(key));
     if (expected_md5 && *expected_md5 != object.md5) {
+        // Left behind if this fails, the object goes when the service purges the
+        // aborted upload (release_storage removes its key).
         (void)remove(key);
         return make_error(ErrorKind::invalid_input, "BadDigestUploadConsumed",
-                          "the stored bytes have MD5 " + object.md5 + ", not " + *expected_md5);
+                          "the stored bytes have MD5 " + object.md5 + ", not " + *expected_md5,
+                          core::Reason::upload_consumed);
     }
     return object;
 }

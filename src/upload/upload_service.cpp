@@ -26,10 +26,10 @@ std::string join(const std::vector<std::string>& items) {
     return out;
 }
 
-core::Error too_many_open_uploads(std::uint64_t open) {
+core::Error too_many_open_uploads(std::uint64_t quota) {
     auto e = make_error(ErrorKind::rate_limited, "too_many_open_uploads",
-                        "this user has " + std::to_string(open) +
-                            " or more uploads in progress; complete or abort some first");
+                        "this user has " + std::to_string(quota) +
+                            " uploads in progress, the most allowed; complete or abort some first");
     e.retry_after_seconds = 60;
     return e;
 }
@@ -64,9 +64,6 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
                           "filetype '" + std::string(filetype) +
                               "' is not allowed; use one of: " + join(allowed));
     }
-    AUDIODROP_TRY_ASSIGN(auto open, metadata_.count_open_uploads(owner.client_id, owner.user_id));
-    if (open >= options_.max_open_uploads_per_user) return too_many_open_uploads(open);
-
     const PartPlan plan = plan_parts(filesize);
     const auto now = clock_.now();
     UploadRecord u;
@@ -83,11 +80,14 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
     u.expires_at = now + options_.upload_ttl;
     AUDIODROP_TRY_ASSIGN(u.storage_upload_id,
                          objects_.create_multipart(u.object_key, plan.chunk_size));
-    // The count above spares the store work in the common case; this insert enforces
-    // the quota atomically when requests race.
+    // The quota is checked with the insert, atomically, so racing requests never pass it.
     if (auto r = metadata_.create_upload(u, options_.max_open_uploads_per_user); !r) {
+        // No URL of this upload ever left the service. Should the abort fail too, S3 keeps
+        // an upload nothing refers to, until the bucket's lifecycle rule drops it.
         (void)objects_.abort(u.object_key, u.storage_upload_id);
-        if (r.error().code == "open_upload_quota") return too_many_open_uploads(open);
+        if (r.error().reason == core::Reason::open_upload_quota) {
+            return too_many_open_uploads(options_.max_open_uploads_per_user);
+        }
         return r.error();
     }
 
@@ -199,23 +199,19 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
 
     auto object = objects_.complete(u.object_key, u.storage_upload_id, parts, want_md5);
     if (!object) {
-        if (object.error().code == "BadDigest") {
-            return make_error(
-                ErrorKind::invalid_input, "md5_mismatch",
-                object.error().message +
-                    "; the upload is still open: re-send the parts and complete again");
+        switch (object.error().reason) {
+            case core::Reason::digest_mismatch:
+                return make_error(
+                    ErrorKind::invalid_input, "md5_mismatch",
+                    object.error().message +
+                        "; the upload is still open: re-send the parts and complete again");
+            case core::Reason::upload_consumed:
+                return discarded_for_md5(u, object.error());
+            default:
+                // The store failed or lost the upload under us: a concurrent complete,
+                // abort or sweep that got there first says so in the record.
+                return decided_elsewhere(owner, u, digest, object.error());
         }
-        if (object.error().code == "BadDigestUploadConsumed") {
-            // A remote S3 cannot reopen an upload it has assembled: the parts are gone.
-            (void)metadata_.transition(u.file_id, UploadState::open, UploadState::aborted);
-            return make_error(ErrorKind::invalid_input, "md5_mismatch",
-                              object.error().message +
-                                  "; the object store cannot reopen a completed upload, so "
-                                  "this one was discarded: start a new upload");
-        }
-        // The store failed or lost the upload under us: a concurrent complete, abort or
-        // sweep that got there first says so in the record.
-        return decided_elsewhere(owner, u, digest, object.error());
     }
     AUDIODROP_TRY_ASSIGN(auto won,
                          metadata_.mark_completed(u.file_id, object->md5, digest, clock_.now()));
@@ -231,6 +227,24 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
     return completed_answer(u);
 }
 
+core::Error UploadService::discarded_for_md5(const UploadRecord& u, const core::Error& mismatch) {
+    // A remote S3 cannot reopen an upload it has assembled: the parts are gone, and the
+    // record must say so, or the upload would look open with nothing behind it.
+    const std::string outcome = mismatch.message +
+                                "; the object store cannot reopen a completed upload, so this "
+                                "one was discarded: start a new upload";
+    auto ended = metadata_.transition(u.file_id, UploadState::open, UploadState::aborted);
+    if (!ended) {
+        // Still open on record; the expiry sweep ends it. The client must know the
+        // upload is gone all the same.
+        auto e = ended.error();
+        e.message = outcome + " (recording that failed: " + e.message + ")";
+        return e;
+    }
+    // false: an abort or the sweep ended it first, which is as good.
+    return make_error(ErrorKind::invalid_input, "md5_mismatch", outcome);
+}
+
 core::Result<CompletedFile> UploadService::decided_elsewhere(const Owner& owner,
                                                              const UploadRecord& u,
                                                              const std::string& digest,
@@ -240,7 +254,8 @@ core::Result<CompletedFile> UploadService::decided_elsewhere(const Owner& owner,
     if (now_u->state == UploadState::completed && now_u->part_list_digest == digest) {
         return completed_answer(*now_u);  // the same complete, decided by another request
     }
-    // An abort or sweep won: bytes this complete may have assembled are nobody's.
+    // An abort or sweep won: bytes this complete may have assembled are nobody's. If
+    // dropping them fails, purge_abandoned drops them with the record.
     if (now_u->state != UploadState::open && now_u->state != UploadState::completed) {
         (void)release_storage(*now_u);
     }
@@ -270,7 +285,7 @@ core::Result<UploadRecord> UploadService::abort(const Owner& owner, const std::s
         return now_u;
     }
     // The record already says aborted; a failure to drop the bytes now leaves them to
-    // the store's own expiry, never to a client.
+    // purge_abandoned (and the store's own expiry), never to a client.
     (void)release_storage(u);
     u.state = UploadState::aborted;
     return u;

@@ -114,6 +114,9 @@ class UploadService {
     core::Result<void> require_open(const metadata::UploadRecord& u);
     // Drops whatever bytes an upload that did not complete may have left.
     core::Result<void> release_storage(const metadata::UploadRecord& u);
+    // The answer when the store had to discard the upload because file_md5 differed;
+    // records the upload as aborted.
+    core::Error discarded_for_md5(const metadata::UploadRecord& u, const core::Error& mismatch);
     // `error` from the object store, or the conflict the upload's current state explains.
     // Answers a complete of `u` (part list `digest`) that could not decide itself: as the
     // record now says when another request decided first, else with `otherwise`.
