@@ -1,5 +1,7 @@
 #pragma once
 
+#include <spdlog/async_logger.h>
+#include <spdlog/details/thread_pool.h>
 #include <spdlog/logger.h>
 
 #include <cstdint>
@@ -42,9 +44,15 @@ struct LogField {
 
 // Structured events, one line each on stderr: logfmt ("ts=... level=info key=value")
 // or one JSON object per line. Created once in main and passed down; thread-safe.
+// A background thread writes the lines, so logging never blocks a network thread on a
+// slow stderr; should lines pile up faster than stderr takes them, the oldest are
+// dropped rather than waited for. Destroying the Log writes out what is queued.
 class Log {
   public:
     explicit Log(LogFormat format);
+    ~Log();
+    Log(const Log&) = delete;
+    Log& operator=(const Log&) = delete;
 
     void info(std::initializer_list<LogField> fields) const;
     void warn(std::initializer_list<LogField> fields) const;
@@ -54,6 +62,7 @@ class Log {
     void write(spdlog::level::level_enum level, std::initializer_list<LogField> fields) const;
 
     LogFormat format_;
+    std::shared_ptr<spdlog::details::thread_pool> writer_;
     std::shared_ptr<spdlog::logger> logger_;
 };
 

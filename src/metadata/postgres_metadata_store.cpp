@@ -222,7 +222,7 @@ core::Result<void> PostgresMetadataStore::create_upload(const UploadRecord& u,
             return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
                                     "user " + u.user_id + " has " +
                                         std::to_string(max_open_uploads) + " open uploads already",
-                                core::Reason::open_upload_quota);
+                                    core::Reason::open_upload_quota);
         }
         return tx.commit();
     });

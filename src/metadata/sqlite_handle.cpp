@@ -31,6 +31,31 @@ core::Result<Statement> Statement::prepare(sqlite3* db, std::string_view sql) {
     return Statement(db, stmt);
 }
 
+void Statement::Release::operator()(sqlite3_stmt* s) const {
+    if (owned) {
+        sqlite3_finalize(s);
+    } else {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+}
+
+core::Result<Statement> Session::statement(std::string_view sql) {
+    auto& slot = statements_[std::string(sql)];
+    if (!slot) {
+        sqlite3_stmt* stmt = nullptr;
+        const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                                          SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(stmt);
+            statements_.erase(std::string(sql));
+            return to_error(db_.get(), rc, "prepare a statement");
+        }
+        slot.reset(stmt);
+    }
+    return Statement(db_.get(), slot.get(), false);
+}
+
 void Statement::note_bind(int rc) {
     if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/error.hpp"
 
@@ -49,16 +50,39 @@ class Statement {
     std::string text(int column) const;
 
   private:
-    struct Finalizer {
-        void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+    friend class Session;
+    // Finalizes a statement the Statement owns; resets one it borrows from a Session.
+    struct Release {
+        bool owned = true;
+        void operator()(sqlite3_stmt* s) const;
     };
-    Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+    Statement(sqlite3* db, sqlite3_stmt* stmt, bool owned = true)
+        : db_(db), stmt_(stmt, Release{owned}) {}
 
     void note_bind(int rc);
 
     sqlite3* db_;
-    std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
+    std::unique_ptr<sqlite3_stmt, Release> stmt_;
     int bind_rc_ = SQLITE_OK;
+};
+
+// A connection and the statements prepared on it, kept for reuse: preparing costs more
+// than running the small statements of a metadata call. Not thread-safe; one user at
+// a time.
+class Session {
+  public:
+    explicit Session(Connection db) : db_(std::move(db)) {}
+    sqlite3* db() const { return db_.get(); }
+    // The statement for `sql`, prepared on first use; it is reset for the next user
+    // when the returned Statement goes. One Statement per sql at a time.
+    core::Result<Statement> statement(std::string_view sql);
+
+  private:
+    struct Finalizer {
+        void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+    };
+    Connection db_;  // declared first: closed after the statements are finalized
+    std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, Finalizer>> statements_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted. IMMEDIATE takes

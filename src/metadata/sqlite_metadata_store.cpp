@@ -82,9 +82,25 @@ core::Result<std::string> switch_to_wal(sqlite3* db) {
     }
 }
 
+// Writes that share one transaction at most: a bound on how long the first waits.
+constexpr std::size_t kMaxBatch = 512;
+
+core::Result<sqlite::Connection> open_connection(const std::string& path, int flags) {
+    sqlite3* raw = nullptr;
+    // NOMUTEX: each connection has one user at a time (the batch leader, or a reader
+    // taken from the pool).
+    const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    sqlite::Connection db{raw};
+    if (rc != SQLITE_OK) return sqlite::to_error(db.get(), rc, "open the database at " + path);
+    sqlite3_extended_result_codes(db.get(), 1);
+    sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+    return db;
+}
+
 }  // namespace
 
-SqliteMetadataStore::SqliteMetadataStore(sqlite::Connection db) : db_(std::move(db)) {}
+SqliteMetadataStore::SqliteMetadataStore(std::string path, sqlite::Connection writer)
+    : path_(std::move(path)), writer_(std::move(writer)) {}
 
 SqliteMetadataStore::~SqliteMetadataStore() = default;
 
@@ -92,17 +108,8 @@ int SqliteMetadataStore::schema_version() { return sqlite::latest_schema_version
 
 core::Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(
     const std::string& path) {
-    sqlite3* raw = nullptr;
-    // NOMUTEX: the store's own mutex serialises every use of the connection.
-    const int rc =
-        sqlite3_open_v2(path.c_str(), &raw,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    sqlite::Connection db{raw};
-    if (rc != SQLITE_OK) return sqlite::to_error(db.get(), rc, "open the database at " + path);
-
-    sqlite3_extended_result_codes(db.get(), 1);
-    sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-
+    AUDIODROP_TRY_ASSIGN(auto db,
+                         open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
     auto mode = switch_to_wal(db.get());
     if (!mode) return mode.error();
     if (*mode != "wal") {
@@ -117,242 +124,318 @@ core::Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(
     }
     auto migrated = sqlite::migrate(db.get());
     if (!migrated) return migrated.error();
-    return std::unique_ptr<SqliteMetadataStore>(new SqliteMetadataStore(std::move(db)));
+    return std::unique_ptr<SqliteMetadataStore>(new SqliteMetadataStore(path, std::move(db)));
+}
+
+template <class Op>
+auto SqliteMetadataStore::write(Op op) -> std::invoke_result_t<Op&, sqlite::Session&> {
+    using R = std::invoke_result_t<Op&, sqlite::Session&>;
+    std::optional<R> result;
+    PendingWrite mine{[&](sqlite::Session& s) {
+                          result.emplace(op(s));
+                          return static_cast<bool>(*result);
+                      },
+                      [&](const core::Error& e) { result.emplace(e); }};
+    group_commit(mine);
+    return std::move(*result);
+}
+
+void SqliteMetadataStore::group_commit(PendingWrite& mine) {
+    std::unique_lock lock(write_mutex_);
+    queued_.push_back(&mine);
+    for (;;) {
+        if (committing_) {
+            // Each waiter is woken alone, when its batch is done or it is to lead the
+            // next: no herd of waiters waking to find nothing for them.
+            lock.unlock();
+            mine.wake.acquire();
+            lock.lock();
+            if (mine.done) return;
+            continue;
+        }
+        // Lead a batch: everything queued while the last one committed.
+        committing_ = true;
+        const auto n = static_cast<long>(std::min(queued_.size(), kMaxBatch));
+        std::vector<PendingWrite*> batch(queued_.begin(), queued_.begin() + n);
+        queued_.erase(queued_.begin(), queued_.begin() + n);
+        lock.unlock();
+        commit_batch(batch);
+        lock.lock();
+        committing_ = false;
+        for (auto* w : batch) {
+            w->done = true;
+            if (w != &mine) w->wake.release();  // it returns once it gets the lock
+        }
+        if (!mine.done) continue;  // a longer queue than one batch: lead again
+        if (!queued_.empty()) queued_.front()->wake.release();
+        return;
+    }
+}
+
+void SqliteMetadataStore::commit_batch(const std::vector<PendingWrite*>& batch) {
+    const auto fail_all = [&](const core::Error& e) {
+        for (auto* w : batch) w->fail(e);
+    };
+    auto tx = sqlite::Transaction::begin_immediate(writer_.db());
+    if (!tx) return fail_all(tx.error());
+    for (auto* w : batch) {
+        // A savepoint each: a write that fails undoes only itself.
+        auto begun = sqlite::exec(writer_.db(), "SAVEPOINT w", "begin a savepoint");
+        if (!begun) return fail_all(begun.error());
+        const bool ok = w->run(writer_);
+        auto ended = sqlite::exec(writer_.db(), ok ? "RELEASE w" : "ROLLBACK TO w; RELEASE w",
+                                  "end a savepoint");
+        if (!ended) return fail_all(ended.error());
+    }
+    // Until here no write has been reported; if the commit fails, none happened.
+    if (auto committed = tx->commit(); !committed) fail_all(committed.error());
+}
+
+template <class Op>
+auto SqliteMetadataStore::read(Op op) -> std::invoke_result_t<Op&, sqlite::Session&> {
+    std::unique_ptr<sqlite::Session> session;
+    {
+        std::lock_guard lock(readers_mutex_);
+        if (!idle_readers_.empty()) {
+            session = std::move(idle_readers_.back());
+            idle_readers_.pop_back();
+        }
+    }
+    if (!session) {
+        AUDIODROP_TRY_ASSIGN(auto db, open_connection(path_, SQLITE_OPEN_READWRITE));
+        session = std::make_unique<sqlite::Session>(std::move(db));
+    }
+    auto result = op(*session);
+    std::lock_guard lock(readers_mutex_);
+    idle_readers_.push_back(std::move(session));
+    return result;
 }
 
 core::Result<void> SqliteMetadataStore::create_partner(const Partner& p) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(db_.get(),
-                                   "INSERT INTO partners (client_id, name, region, secret_hash, "
-                                   "created_at) VALUES (?, ?, ?, ?, ?)");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, p.client_id)
-        .bind(2, p.name)
-        .bind(3, p.region)
-        .bind(4, p.secret_hash)
-        .bind(5, core::to_unix(p.created_at));
-    const int rc = stmt->step_raw();
-    if (is_uniqueness_violation(rc)) {
-        return core::make_error(core::ErrorKind::conflict, "partner_exists",
-                                "A partner with client_id " + p.client_id + " exists already.");
-    }
-    if (rc != SQLITE_DONE) return sqlite::to_error(db_.get(), rc, "create a partner");
-    return {};
+    return write([&](sqlite::Session& s) -> core::Result<void> {
+        AUDIODROP_TRY_ASSIGN(auto stmt,
+                             s.statement("INSERT INTO partners (client_id, name, region, "
+                                         "secret_hash, created_at) VALUES (?, ?, ?, ?, ?)"));
+        stmt.bind(1, p.client_id)
+            .bind(2, p.name)
+            .bind(3, p.region)
+            .bind(4, p.secret_hash)
+            .bind(5, core::to_unix(p.created_at));
+        const int rc = stmt.step_raw();
+        if (is_uniqueness_violation(rc)) {
+            return core::make_error(core::ErrorKind::conflict, "partner_exists",
+                                    "A partner with client_id " + p.client_id + " exists already.");
+        }
+        if (rc != SQLITE_DONE) return sqlite::to_error(s.db(), rc, "create a partner");
+        return {};
+    });
 }
 
 core::Result<std::optional<Partner>> SqliteMetadataStore::find_partner(
     const std::string& client_id) {
-    std::lock_guard lock(mutex_);
-    auto stmt =
-        Statement::prepare(db_.get(),
-                           "SELECT client_id, name, region, secret_hash, created_at FROM partners "
-                           "WHERE client_id = ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, client_id);
-    auto row = stmt->step("read a partner");
-    if (!row) return row.error();
-    if (!*row) return std::optional<Partner>();
-    return std::optional<Partner>(Partner{stmt->text(0), stmt->text(1), stmt->text(2),
-                                          stmt->text(3), core::from_unix(stmt->int64(4))});
+    return read([&](sqlite::Session& s) -> core::Result<std::optional<Partner>> {
+        AUDIODROP_TRY_ASSIGN(auto stmt,
+                             s.statement("SELECT client_id, name, region, secret_hash, created_at "
+                                         "FROM partners WHERE client_id = ?"));
+        stmt.bind(1, client_id);
+        AUDIODROP_TRY_ASSIGN(const bool found, stmt.step("read a partner"));
+        if (!found) return std::optional<Partner>();
+        return std::optional<Partner>(Partner{stmt.text(0), stmt.text(1), stmt.text(2),
+                                              stmt.text(3), core::from_unix(stmt.int64(4))});
+    });
 }
 
 core::Result<void> SqliteMetadataStore::add_refresh_token(const RefreshToken& t) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(
-        db_.get(),
-        "INSERT INTO refresh_tokens (token_hash, client_id, expires_at) VALUES (?, ?, ?)");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, t.token_hash).bind(2, t.client_id).bind(3, core::to_unix(t.expires_at));
-    const int rc = stmt->step_raw();
-    if (is_uniqueness_violation(rc)) {
-        return core::make_error(core::ErrorKind::conflict, "refresh_token_exists",
-                                "This refresh token is stored already.");
-    }
-    if (rc != SQLITE_DONE) return sqlite::to_error(db_.get(), rc, "store a refresh token");
-    return {};
+    return write([&](sqlite::Session& s) -> core::Result<void> {
+        AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("INSERT INTO refresh_tokens (token_hash, "
+                                                    "client_id, expires_at) VALUES (?, ?, ?)"));
+        stmt.bind(1, t.token_hash).bind(2, t.client_id).bind(3, core::to_unix(t.expires_at));
+        const int rc = stmt.step_raw();
+        if (is_uniqueness_violation(rc)) {
+            return core::make_error(core::ErrorKind::conflict, "refresh_token_exists",
+                                    "This refresh token is stored already.");
+        }
+        if (rc != SQLITE_DONE) return sqlite::to_error(s.db(), rc, "store a refresh token");
+        return {};
+    });
 }
 
 core::Result<std::optional<RefreshToken>> SqliteMetadataStore::spend_refresh_token(
     const std::string& token_hash, core::TimePoint now) {
-    std::lock_guard lock(mutex_);
-    // One statement decides and marks, so two callers can never both see it unspent.
-    auto stmt = Statement::prepare(db_.get(),
-                                   "UPDATE refresh_tokens SET spent_at = ?1 "
+    return write([&](sqlite::Session& s) -> core::Result<std::optional<RefreshToken>> {
+        // One statement decides and marks, so two callers can never both see it unspent.
+        AUDIODROP_TRY_ASSIGN(
+            auto stmt, s.statement("UPDATE refresh_tokens SET spent_at = ?1 "
                                    "WHERE token_hash = ?2 AND spent_at IS NULL AND expires_at > ?1 "
-                                   "RETURNING token_hash, client_id, expires_at");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, core::to_unix(now)).bind(2, token_hash);
-    auto row = stmt->step("spend a refresh token");
-    if (!row) return row.error();
-    if (!*row) return std::optional<RefreshToken>();
-    RefreshToken t{stmt->text(0), stmt->text(1), core::from_unix(stmt->int64(2))};
-    // The statement commits when it finishes; hand the token out only after that.
-    auto done = stmt->step("spend a refresh token");
-    if (!done) return done.error();
-    return std::optional<RefreshToken>(std::move(t));
+                                   "RETURNING token_hash, client_id, expires_at"));
+        stmt.bind(1, core::to_unix(now)).bind(2, token_hash);
+        AUDIODROP_TRY_ASSIGN(const bool found, stmt.step("spend a refresh token"));
+        if (!found) return std::optional<RefreshToken>();
+        RefreshToken t{stmt.text(0), stmt.text(1), core::from_unix(stmt.int64(2))};
+        AUDIODROP_TRY(stmt.step("spend a refresh token"));
+        return std::optional<RefreshToken>(std::move(t));
+    });
 }
 
 core::Result<void> SqliteMetadataStore::create_upload(const UploadRecord& u,
                                                       std::uint64_t max_open_uploads) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(db_.get(),
-                                   "INSERT INTO uploads (" + std::string(kUploadColumns) +
-                                       ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
-                                       "WHERE (SELECT COUNT(*) FROM uploads WHERE client_id = ?3 "
-                                       "AND user_id = ?4 AND state = 'open') < ?17");
-    if (!stmt) return stmt.error();
-    std::optional<std::int64_t> completed_at;
-    if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
-    stmt->bind(1, u.file_id)
-        .bind(2, u.upload_id)
-        .bind(3, u.client_id)
-        .bind(4, u.user_id)
-        .bind(5, to_sql(u.filesize))
-        .bind(6, u.filetype)
-        .bind(7, to_sql(u.chunk_size))
-        .bind(8, std::int64_t{u.part_count})
-        .bind(9, u.object_key)
-        .bind(10, u.storage_upload_id)
-        .bind(11, to_string(u.state))
-        .bind(12, core::to_unix(u.created_at))
-        .bind(13, core::to_unix(u.expires_at))
-        .bind(14, completed_at)
-        .bind(15, u.file_md5)
-        .bind(16, u.part_list_digest)
-        .bind(17, static_cast<std::int64_t>(std::min<std::uint64_t>(max_open_uploads, INT64_MAX)));
-    const int rc = stmt->step_raw();
-    if (is_uniqueness_violation(rc)) {
-        return core::make_error(core::ErrorKind::conflict, "upload_exists",
-                                "An upload with file_id " + u.file_id + " or upload_id " +
-                                    u.upload_id + " exists already.");
-    }
-    if (rc != SQLITE_DONE) return sqlite::to_error(db_.get(), rc, "create an upload");
-    if (sqlite3_changes(db_.get()) == 0) {
-        return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
-                                "user " + u.user_id + " has " + std::to_string(max_open_uploads) +
-                                    " open uploads already",
-                                core::Reason::open_upload_quota);
-    }
-    return {};
+    return write([&](sqlite::Session& s) -> core::Result<void> {
+        // open_upload_counts is kept by triggers (schema 3) in this same transaction.
+        AUDIODROP_TRY_ASSIGN(
+            auto stmt,
+            s.statement("INSERT INTO uploads (" + std::string(kUploadColumns) +
+                        ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                        "WHERE coalesce((SELECT open FROM open_upload_counts WHERE client_id = ?3 "
+                        "AND user_id = ?4), 0) < ?17"));
+        std::optional<std::int64_t> completed_at;
+        if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
+        stmt.bind(1, u.file_id)
+            .bind(2, u.upload_id)
+            .bind(3, u.client_id)
+            .bind(4, u.user_id)
+            .bind(5, to_sql(u.filesize))
+            .bind(6, u.filetype)
+            .bind(7, to_sql(u.chunk_size))
+            .bind(8, std::int64_t{u.part_count})
+            .bind(9, u.object_key)
+            .bind(10, u.storage_upload_id)
+            .bind(11, to_string(u.state))
+            .bind(12, core::to_unix(u.created_at))
+            .bind(13, core::to_unix(u.expires_at))
+            .bind(14, completed_at)
+            .bind(15, u.file_md5)
+            .bind(16, u.part_list_digest)
+            .bind(17,
+                  static_cast<std::int64_t>(std::min<std::uint64_t>(max_open_uploads, INT64_MAX)));
+        const int rc = stmt.step_raw();
+        if (is_uniqueness_violation(rc)) {
+            return core::make_error(core::ErrorKind::conflict, "upload_exists",
+                                    "An upload with file_id " + u.file_id + " or upload_id " +
+                                        u.upload_id + " exists already.");
+        }
+        if (rc != SQLITE_DONE) return sqlite::to_error(s.db(), rc, "create an upload");
+        if (sqlite3_changes(s.db()) == 0) {
+            return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
+                                    "user " + u.user_id + " has " +
+                                        std::to_string(max_open_uploads) + " open uploads already",
+                                    core::Reason::open_upload_quota);
+        }
+        return {};
+    });
 }
 
 core::Result<std::optional<UploadRecord>> SqliteMetadataStore::find_upload(
     const std::string& file_id) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(
-        db_.get(), "SELECT " + std::string(kUploadColumns) + " FROM uploads WHERE file_id = ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, file_id);
-    auto row = stmt->step("read an upload");
-    if (!row) return row.error();
-    if (!*row) return std::optional<UploadRecord>();
-    auto u = read_upload(*stmt);
-    if (!u) return u.error();
-    return std::optional<UploadRecord>(std::move(*u));
+    return read([&](sqlite::Session& s) -> core::Result<std::optional<UploadRecord>> {
+        AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("SELECT " + std::string(kUploadColumns) +
+                                                    " FROM uploads WHERE file_id = ?"));
+        stmt.bind(1, file_id);
+        AUDIODROP_TRY_ASSIGN(const bool found, stmt.step("read an upload"));
+        if (!found) return std::optional<UploadRecord>();
+        AUDIODROP_TRY_ASSIGN(auto u, read_upload(stmt));
+        return std::optional<UploadRecord>(std::move(u));
+    });
 }
 
 core::Result<std::uint64_t> SqliteMetadataStore::count_open_uploads(const std::string& client_id,
                                                                     const std::string& user_id) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(db_.get(),
-                                   "SELECT COUNT(*) FROM uploads "
-                                   "WHERE client_id = ? AND user_id = ? AND state = 'open'");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, client_id).bind(2, user_id);
-    auto row = stmt->step("count open uploads");
-    if (!row) return row.error();
-    return from_sql(stmt->int64(0));
+    return read([&](sqlite::Session& s) -> core::Result<std::uint64_t> {
+        AUDIODROP_TRY_ASSIGN(auto stmt,
+                             s.statement("SELECT coalesce((SELECT open FROM open_upload_counts "
+                                         "WHERE client_id = ? AND user_id = ?), 0)"));
+        stmt.bind(1, client_id).bind(2, user_id);
+        AUDIODROP_TRY(stmt.step("count open uploads"));
+        return from_sql(stmt.int64(0));
+    });
 }
 
 core::Result<bool> SqliteMetadataStore::mark_completed(const std::string& file_id,
                                                        const std::string& file_md5,
                                                        const std::string& part_list_digest,
                                                        core::TimePoint completed_at) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(db_.get(),
-                                   "UPDATE uploads SET state = 'completed', file_md5 = ?, "
-                                   "part_list_digest = ?, completed_at = ? "
-                                   "WHERE file_id = ? AND state = 'open'");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, file_md5)
-        .bind(2, part_list_digest)
-        .bind(3, core::to_unix(completed_at))
-        .bind(4, file_id);
-    auto done = run(*stmt, "complete an upload");
-    if (!done) return done.error();
-    return sqlite3_changes(db_.get()) > 0;
+    return write([&](sqlite::Session& s) -> core::Result<bool> {
+        AUDIODROP_TRY_ASSIGN(auto stmt,
+                             s.statement("UPDATE uploads SET state = 'completed', file_md5 = ?, "
+                                         "part_list_digest = ?, completed_at = ? "
+                                         "WHERE file_id = ? AND state = 'open'"));
+        stmt.bind(1, file_md5)
+            .bind(2, part_list_digest)
+            .bind(3, core::to_unix(completed_at))
+            .bind(4, file_id);
+        AUDIODROP_TRY(run(stmt, "complete an upload"));
+        return sqlite3_changes(s.db()) > 0;
+    });
 }
 
 core::Result<bool> SqliteMetadataStore::transition(const std::string& file_id, UploadState from,
                                                    UploadState to) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(
-        db_.get(), "UPDATE uploads SET state = ?3 WHERE file_id = ?1 AND state = ?2");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, file_id).bind(2, to_string(from)).bind(3, to_string(to));
-    auto done = run(*stmt, "change the state of an upload");
-    if (!done) return done.error();
-    return sqlite3_changes(db_.get()) > 0;
+    return write([&](sqlite::Session& s) -> core::Result<bool> {
+        AUDIODROP_TRY_ASSIGN(
+            auto stmt,
+            s.statement("UPDATE uploads SET state = ?3 WHERE file_id = ?1 AND state = ?2"));
+        stmt.bind(1, file_id).bind(2, to_string(from)).bind(3, to_string(to));
+        AUDIODROP_TRY(run(stmt, "change the state of an upload"));
+        return sqlite3_changes(s.db()) > 0;
+    });
 }
 
 core::Result<void> SqliteMetadataStore::remove_upload(const std::string& file_id) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(db_.get(), "DELETE FROM uploads WHERE file_id = ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, file_id);
-    return run(*stmt, "remove an upload");
+    return write([&](sqlite::Session& s) -> core::Result<void> {
+        AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("DELETE FROM uploads WHERE file_id = ?"));
+        stmt.bind(1, file_id);
+        return run(stmt, "remove an upload");
+    });
 }
 
 core::Result<std::vector<UploadRecord>> SqliteMetadataStore::find_expired_open(core::TimePoint now,
                                                                                std::size_t limit) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(db_.get(), "SELECT " + std::string(kUploadColumns) +
-                                                  " FROM uploads "
-                                                  "WHERE state = 'open' AND expires_at < ? "
-                                                  "ORDER BY expires_at, file_id LIMIT ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, core::to_unix(now)).bind(2, to_sql_limit(limit));
-    return read_uploads(*stmt, "find expired uploads");
+    return read([&](sqlite::Session& s) -> core::Result<std::vector<UploadRecord>> {
+        AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("SELECT " + std::string(kUploadColumns) +
+                                                    " FROM uploads "
+                                                    "WHERE state = 'open' AND expires_at < ? "
+                                                    "ORDER BY expires_at, file_id LIMIT ?"));
+        stmt.bind(1, core::to_unix(now)).bind(2, to_sql_limit(limit));
+        return read_uploads(stmt, "find expired uploads");
+    });
 }
 
 core::Result<std::vector<UploadRecord>> SqliteMetadataStore::find_abandoned(std::size_t limit) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(db_.get(), "SELECT " + std::string(kUploadColumns) +
-                                                  " FROM uploads "
-                                                  "WHERE state IN ('aborted', 'expired') "
-                                                  "ORDER BY expires_at, file_id LIMIT ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, to_sql_limit(limit));
-    return read_uploads(*stmt, "find abandoned uploads");
+    return read([&](sqlite::Session& s) -> core::Result<std::vector<UploadRecord>> {
+        AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("SELECT " + std::string(kUploadColumns) +
+                                                    " FROM uploads "
+                                                    "WHERE state IN ('aborted', 'expired') "
+                                                    "ORDER BY expires_at, file_id LIMIT ?"));
+        stmt.bind(1, to_sql_limit(limit));
+        return read_uploads(stmt, "find abandoned uploads");
+    });
 }
 
 core::Result<std::uint64_t> SqliteMetadataStore::count_request(const std::string& key,
                                                                core::TimePoint window_start) {
-    std::lock_guard lock(mutex_);
-    // SET reads the row as it was, so both columns see the old window_start.
-    auto stmt = Statement::prepare(
-        db_.get(),
-        "INSERT INTO request_counts (key, window_start, requests) VALUES (?1, ?2, 1) "
-        "ON CONFLICT (key) DO UPDATE SET "
-        "requests = CASE WHEN window_start >= excluded.window_start THEN requests + 1 ELSE 1 END, "
-        "window_start = max(window_start, excluded.window_start) "
-        "RETURNING requests");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, key).bind(2, core::to_unix(window_start));
-    auto row = stmt->step("count a request");
-    if (!row) return row.error();
-    const auto count = static_cast<std::uint64_t>(stmt->int64(0));
-    auto done = stmt->step("count a request");
-    if (!done) return done.error();
-    return count;
+    return write([&](sqlite::Session& s) -> core::Result<std::uint64_t> {
+        // SET reads the row as it was, so both columns see the old window_start.
+        AUDIODROP_TRY_ASSIGN(
+            auto stmt, s.statement("INSERT INTO request_counts (key, window_start, requests) "
+                                   "VALUES (?1, ?2, 1) ON CONFLICT (key) DO UPDATE SET "
+                                   "requests = CASE WHEN window_start >= excluded.window_start "
+                                   "THEN requests + 1 ELSE 1 END, "
+                                   "window_start = max(window_start, excluded.window_start) "
+                                   "RETURNING requests"));
+        stmt.bind(1, key).bind(2, core::to_unix(window_start));
+        AUDIODROP_TRY(stmt.step("count a request"));
+        const auto count = static_cast<std::uint64_t>(stmt.int64(0));
+        AUDIODROP_TRY(stmt.step("count a request"));
+        return count;
+    });
 }
 
 core::Result<void> SqliteMetadataStore::forget_request_counts(core::TimePoint before) {
-    std::lock_guard lock(mutex_);
-    auto stmt = Statement::prepare(db_.get(), "DELETE FROM request_counts WHERE window_start < ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, core::to_unix(before));
-    return run(*stmt, "forget request counts");
+    return write([&](sqlite::Session& s) -> core::Result<void> {
+        AUDIODROP_TRY_ASSIGN(auto stmt,
+                             s.statement("DELETE FROM request_counts WHERE window_start < ?"));
+        stmt.bind(1, core::to_unix(before));
+        return run(stmt, "forget request counts");
+    });
 }
 
 }  // namespace audiodrop::metadata

@@ -11,21 +11,31 @@
 // - Durable once a call returns: WAL journal with synchronous=FULL, so a committed
 //   change survives a crash or power loss. foreign_keys is on for later migrations;
 //   the tables reference no others yet (partners are never deleted).
-// - Every method is one SQL statement (hence one transaction); compare-and-set
-//   methods (mark_completed, transition, spend_refresh_token) decide in that single
-//   statement, so they hold across threads and across processes sharing the file.
-// - Thread-safe: one connection guarded by a mutex; calls are serialised, which is
-//   ample for metadata (a few small statements per upload). Another process holding
-//   the write lock is waited for up to 5 s (busy_timeout), then the call fails.
+// - Group commit: writes go through one writer connection. A write that arrives while
+//   another batch commits waits, and the next batch commits every write that queued
+//   meanwhile in one transaction, with one fsync; each write runs in a savepoint of
+//   its own, so one that fails (a quota, a duplicate) leaves the others alone. A call
+//   returns only after its batch has committed: what it reports is durable.
+// - Every write is one SQL statement; compare-and-set methods (mark_completed,
+//   transition, spend_refresh_token) decide in that single statement, so they hold
+//   across threads and across processes sharing the file.
+// - Reads use a small pool of reader connections and never wait for a commit (WAL).
+// - Thread-safe. Another process holding the write lock is waited for up to 5 s
+//   (busy_timeout), then the call fails.
 // - Errors: SQLite failures are unavailable ("metadata_unavailable"), a full disk is
 //   storage_full ("metadata_storage_full"); a row that cannot be decoded is internal
 //   ("metadata_corrupt"). Duplicates: "partner_exists", "upload_exists",
 //   "refresh_token_exists" (conflict).
 // - remove_upload of an unknown file_id succeeds, so a retried sweep is harmless.
 
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "metadata/metadata_store.hpp"
 #include "metadata/sqlite_handle.hpp"
@@ -73,10 +83,36 @@ class SqliteMetadataStore final : public MetadataStore {
     core::Result<void> forget_request_counts(core::TimePoint before) override;
 
   private:
-    explicit SqliteMetadataStore(sqlite::Connection db);
+    // One write waiting for its batch: run() executes it in the batch's transaction and
+    // says whether it succeeded; fail() replaces its result when the batch cannot commit.
+    struct PendingWrite {
+        std::function<bool(sqlite::Session&)> run;
+        std::function<void(const core::Error&)> fail;
+        bool done = false;              // guarded by write_mutex_
+        std::binary_semaphore wake{0};  // done, or it leads the next batch
+    };
 
-    std::mutex mutex_;       // guards db_: one statement at a time on the connection
-    sqlite::Connection db_;  // opened without SQLite's own mutex; mutex_ serialises it
+    SqliteMetadataStore(std::string path, sqlite::Connection writer);
+
+    // Runs `op` (Session& -> Result<T>) as one write of a group commit.
+    template <class Op>
+    auto write(Op op) -> std::invoke_result_t<Op&, sqlite::Session&>;
+    void group_commit(PendingWrite& mine);
+    void commit_batch(const std::vector<PendingWrite*>& batch);
+
+    // Runs `op` (Session& -> Result<T>) on a reader connection.
+    template <class Op>
+    auto read(Op op) -> std::invoke_result_t<Op&, sqlite::Session&>;
+
+    std::string path_;
+    sqlite::Session writer_;  // used by the batch's leader only
+
+    std::mutex write_mutex_;
+    std::deque<PendingWrite*> queued_;
+    bool committing_ = false;
+
+    std::mutex readers_mutex_;
+    std::vector<std::unique_ptr<sqlite::Session>> idle_readers_;
 };
 
 }  // namespace audiodrop::metadata

@@ -11,7 +11,7 @@ namespace {
 
 // STRICT tables make SQLite refuse a value of the wrong type instead of storing it.
 // Times are unix seconds; filesize and chunk_size hold a uint64 bit pattern.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -63,6 +63,40 @@ CREATE TABLE request_counts (
 
 -- forget_request_counts
 CREATE INDEX request_counts_by_window ON request_counts (window_start);
+)sql",
+    // 3: open uploads counted per owner, kept by triggers, so the quota check at
+    // create_upload costs the same however many uploads a user has started.
+    R"sql(
+CREATE TABLE open_upload_counts (
+    client_id TEXT NOT NULL,
+    user_id   TEXT NOT NULL,
+    open      INTEGER NOT NULL,
+    PRIMARY KEY (client_id, user_id)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO open_upload_counts (client_id, user_id, open)
+    SELECT client_id, user_id, COUNT(*) FROM uploads WHERE state = 'open'
+    GROUP BY client_id, user_id;
+
+CREATE TRIGGER open_upload_counted AFTER INSERT ON uploads WHEN new.state = 'open'
+BEGIN
+    INSERT INTO open_upload_counts (client_id, user_id, open)
+        VALUES (new.client_id, new.user_id, 1)
+        ON CONFLICT (client_id, user_id) DO UPDATE SET open = open + 1;
+END;
+
+CREATE TRIGGER open_upload_closed AFTER UPDATE OF state ON uploads
+    WHEN old.state = 'open' AND new.state != 'open'
+BEGIN
+    UPDATE open_upload_counts SET open = open - 1
+        WHERE client_id = old.client_id AND user_id = old.user_id;
+END;
+
+CREATE TRIGGER open_upload_removed AFTER DELETE ON uploads WHEN old.state = 'open'
+BEGIN
+    UPDATE open_upload_counts SET open = open - 1
+        WHERE client_id = old.client_id AND user_id = old.user_id;
+END;
 )sql",
 };
 

@@ -17,10 +17,11 @@ core::WorkerPool::Options pool(const core::Config& c, std::string name, unsigned
     return core::WorkerPool::Options{std::move(name), threads, c.worker_queue, nice};
 }
 
-// SQLite waits its turn for a group commit (cheap to wait in, and the more wait, the
-// more share one fsync); PostgreSQL needs a connection per concurrent call.
+// On SQLite a write waits in its thread for the group commit it joins: a batch holds
+// at most as many writes as there are threads, so there are plenty (a waiting thread
+// costs little). PostgreSQL needs a connection per concurrent call.
 unsigned metadata_default(const core::Config& c) {
-    return c.database_url.empty() ? 8 : c.database_connections;
+    return c.database_url.empty() ? 32 : c.database_connections;
 }
 
 // Local disks do several fsyncs at once well; S3 calls are round trips, mostly waiting.

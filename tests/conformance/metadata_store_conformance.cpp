@@ -332,6 +332,33 @@ TEST_P(MetadataStoreConformance, CountOpenUploadsCountsOnlyThatUsersOpenOnes) {
     EXPECT_EQ(count("pc_a", "user-1"), 1u);
 }
 
+TEST_P(MetadataStoreConformance, EveryWayOutOfOpenFreesAQuotaSlot) {
+    auto add = [&](const std::string& name) {
+        UploadRecord u = make_upload(name);
+        auto created = store().create_upload(u, 3);
+        EXPECT_TRUE(created) << created.error().message;
+    };
+    add("q1");
+    add("q2");
+    add("q3");
+    UploadRecord extra = make_upload("q4");
+    ASSERT_FALSE(store().create_upload(extra, 3));
+
+    auto done = store().mark_completed("file_q1", "md5", "digest", at(5));
+    ASSERT_TRUE(done && *done);
+    add("q4");
+    ASSERT_TRUE(store().transition("file_q2", UploadState::open, UploadState::expired));
+    add("q5");
+    ASSERT_TRUE(store().remove_upload("file_q3"));
+    add("q6");
+    // Removing what was no longer open frees nothing.
+    ASSERT_TRUE(store().remove_upload("file_q1"));
+    UploadRecord over = make_upload("q7");
+    auto refused = store().create_upload(over, 3);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().reason, core::Reason::open_upload_quota);
+}
+
 // --- uploads: state changes ---
 
 TEST_P(MetadataStoreConformance, UploadPastTheOwnersQuotaIsRefusedAndOthersStillFit) {

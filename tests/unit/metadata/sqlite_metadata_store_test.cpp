@@ -43,6 +43,11 @@ std::string query_text(sqlite3* db, const std::string& sql) {
     return row && *row ? stmt->text(0) : std::string();
 }
 
+// Takes a database back to schema 2: what migration 3 added.
+constexpr const char* kDropSchema3 =
+    "DROP TRIGGER open_upload_counted; DROP TRIGGER open_upload_closed; "
+    "DROP TRIGGER open_upload_removed; DROP TABLE open_upload_counts;";
+
 UploadRecord sample_upload() {
     UploadRecord u;
     u.file_id = "file_keep";
@@ -137,8 +142,10 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema1IsUpgradedKeepingItsRows) {
                                                   core::from_unix(1'700'000'000)}));
     }
     {
-        // What a build of schema 1 left: no request_counts (migration 2).
+        // What a build of schema 1 left: no request_counts (migration 2), no
+        // open_upload_counts (migration 3).
         auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(raw.get(), kDropSchema3, "drop"));
         ASSERT_TRUE(sqlite::exec(raw.get(), "DROP TABLE request_counts", "drop"));
         ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 1", "downgrade"));
     }
@@ -149,6 +156,41 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema1IsUpgradedKeepingItsRows) {
     auto counted = store->count_request("k", core::from_unix(1'700'000'000));
     ASSERT_TRUE(counted) << counted.error().message;
     EXPECT_EQ(*counted, 1u);
+}
+
+TEST(SqliteMetadataStore, ADatabaseOfSchema2CountsTheOpenUploadsItHolds) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    {
+        auto store = open_or_fail(path);
+        ASSERT_TRUE(store);
+        for (const char* id : {"a", "b", "c"}) {
+            UploadRecord u = sample_upload();
+            u.file_id = std::string("file_") + id;
+            u.upload_id = std::string("upload_") + id;
+            ASSERT_TRUE(store->create_upload(u, kNoUploadQuota));
+        }
+        auto done = store->mark_completed("file_c", "md5", "digest", at(10));
+        ASSERT_TRUE(done && *done);
+    }
+    {
+        auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(raw.get(), kDropSchema3, "drop"));
+        ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 2", "downgrade"));
+    }
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+    auto open = store->count_open_uploads("pc_keep", "user-keep");
+    ASSERT_TRUE(open) << open.error().message;
+    EXPECT_EQ(*open, 2u);
+    // The quota holds against what the database held before the upgrade.
+    UploadRecord d = sample_upload();
+    d.file_id = "file_d";
+    d.upload_id = "upload_d";
+    auto refused = store->create_upload(d, 2);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().reason, core::Reason::open_upload_quota);
+    ASSERT_TRUE(store->create_upload(d, 3));
 }
 
 TEST(SqliteMetadataStore, DatabaseFromNewerBuildIsRefused) {
