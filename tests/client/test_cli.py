@@ -34,7 +34,7 @@ class ApiProxy:
     and then closes the connection instead of answering. `seen` counts requests per path
     fragment of `faults`."""
 
-    def __init__(self, server, hide_list_parts=False, faults=None):
+    def __init__(self, server, hide_list_parts=False, faults=None, rewrite_part_urls=None):
         upstream = server.api_url
         session = harness.http_session()
         lock = threading.Lock()
@@ -76,7 +76,13 @@ class ApiProxy:
                                        data=data, timeout=30)
                 if fault is not None:  # the server acted, but its answer never arrives
                     return self.drop()
-                self.reply(resp.status_code, resp.content)
+                body = resp.content
+                if rewrite_part_urls and "generate-presigned-urls" in self.path and resp.ok:
+                    plan = json.loads(body)
+                    for p in plan["Parts"]:
+                        p["PresignedUrl"] = rewrite_part_urls(p["PresignedUrl"])
+                    body = json.dumps(plan).encode()
+                self.reply(resp.status_code, body)
 
             def drop(self):
                 self.close_connection = True
@@ -91,6 +97,55 @@ class ApiProxy:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class DamagingStorageProxy:
+    """Stands between the client and the storage endpoint: forwards each part PUT with
+    the Host its URL was signed for, but flips one byte of the first body sent for part
+    `part`, as a bad link might. `rewrite(url)` points a presigned URL at the proxy."""
+
+    def __init__(self, server, part):
+        upstream = server.storage_url
+        upstream_host = upstream.split("://", 1)[1]
+        session = harness.http_session()
+        state = {"damaged": 0, "puts": {}}
+        lock = threading.Lock()
+        self.state = state
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                data = bytearray(self.rfile.read(int(self.headers["Content-Length"])))
+                number = int(dict(p.split("=", 1) for p in
+                                  self.path.split("?", 1)[1].split("&"))["partNumber"])
+                with lock:
+                    state["puts"][number] = state["puts"].get(number, 0) + 1
+                    if number == part and state["damaged"] == 0:
+                        data[len(data) // 2] ^= 0xFF
+                        state["damaged"] = 1
+                resp = session.put(upstream + self.path, data=bytes(data),
+                                   headers={"Host": upstream_host}, timeout=30)
+                self.send_response(resp.status_code)
+                for k in ("ETag", "Content-Type"):
+                    if k in resp.headers:
+                        self.send_header(k, resp.headers[k])
+                self.send_header("Content-Length", str(len(resp.content)))
+                self.end_headers()
+                self.wfile.write(resp.content)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.upstream = upstream
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def rewrite(self, url):
+        return url.replace(self.upstream, self.url, 1)
 
     def close(self):
         self.httpd.shutdown()
@@ -272,6 +327,24 @@ class Cli(harness.ServerTestCase):
             self.assertEqual(proxy.seen, {"generate-presigned-urls": 2, "complete-upload": 3})
         finally:
             proxy.close()
+
+    def test_a_part_damaged_on_the_way_is_found_and_sent_again(self):
+        # The client hashes the file once and lets the server check file_md5; when the
+        # stored bytes differ, it finds the part whose ETag is not its MD5 and resends it.
+        storage = DamagingStorageProxy(self.server, part=2)
+        proxy = ApiProxy(self.server, rewrite_part_urls=storage.rewrite)
+        try:
+            data = harness.random_bytes(3 * CHUNK_SIZE + 17)
+            proc = self.ok("upload", self.write_file(data), "--token", self.token, "--json",
+                           "--quiet", "--no-resume", "--endpoint", proxy.url, endpoint=False)
+            result = json.loads(proc.stdout)
+            self.assertEqual(result["FileMd5"], harness.md5_hex(data))
+            self.assertTrue(harness.download(result["DownloadUrl"]).content == data)
+            self.assertEqual(storage.state["damaged"], 1)
+            self.assertEqual(storage.state["puts"], {1: 1, 2: 2, 3: 1, 4: 1})
+        finally:
+            proxy.close()
+            storage.close()
 
     def test_4xx_is_not_retried(self):
         proxy = ApiProxy(self.server, faults={"generate-presigned-urls": [(400, ())] * 5})

@@ -14,7 +14,28 @@ struct Transfer {
     const HttpRequest* request;
     CURL* curl;
     bool sink_refused = false;
+    std::uint64_t read_offset = 0;  // of request->read_body
 };
+
+std::size_t on_read(char* out, std::size_t size, std::size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    const auto want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(size * count, t->request->body_size - t->read_offset));
+    if (want == 0) return 0;
+    const std::size_t got = t->request->read_body(t->read_offset, std::span<char>(out, want));
+    if (got == 0) return CURL_READFUNC_ABORT;  // the source ended early
+    t->read_offset += got;
+    return got;
+}
+
+// curl rewinds the body when it must send it again on the same request (a redirect, a
+// connection it reused that turned out closed).
+int on_seek(void* user, curl_off_t offset, int origin) {
+    auto* t = static_cast<Transfer*>(user);
+    if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+    t->read_offset = static_cast<std::uint64_t>(offset);
+    return CURL_SEEKFUNC_OK;
+}
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
@@ -106,6 +127,17 @@ Result<HttpResponse> HttpSession::perform(const HttpRequest& request) {
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     } else if (request.method == "HEAD") {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (request.read_body) {
+        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+                         static_cast<curl_off_t>(request.body_size));
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, &on_read);
+        curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
+        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, &on_seek);
+        curl_easy_setopt(curl, CURLOPT_SEEKDATA, &transfer);
+        // Bigger reads mean fewer calls to read_body: each is a pread.
+        curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
     } else {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
         // POSTFIELDS does not copy: the body view outlives the call by contract.

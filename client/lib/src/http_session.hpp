@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,11 @@ struct HttpRequest {
     std::string url;
     std::vector<std::string> headers;  // "Name: value"
     std::string_view body;             // sent as-is; must outlive the call
+    // Or a body of body_size bytes pulled as curl sends it: read_body(offset, out) fills
+    // `out` with the bytes at `offset` and returns how many (0 before the end fails the
+    // transfer). A file streamed this way is never held in memory.
+    std::uint64_t body_size = 0;
+    std::function<std::size_t(std::uint64_t offset, std::span<char> out)> read_body;
     // When set, the body of a 2xx answer is handed here in pieces instead of being kept
     // in HttpResponse::body; returning false aborts the transfer.
     std::function<bool(std::string_view)> on_body;

@@ -1,13 +1,14 @@
 #pragma once
 
-// One read pass over the file shared by the upload workers.
+// One pass over the file, shared by the upload workers.
 //
-// The workers take parts in order under one lock that also covers reading the part and
-// feeding it to the whole-file MD5, so the file is read once, sequentially, and the
-// whole-file MD5 sees the bytes in order. Hashing the part and PUTting it happen outside
-// the lock, in parallel. Each worker owns one buffer of ChunkSize bytes and one kept-alive
-// connection, so memory is bounded by parallel * ChunkSize. A part the server already
-// holds with the same MD5 is read and hashed but not sent.
+// The bytes are hashed once: a hasher thread reads the file in order for the
+// whole-file MD5, which the server checks at complete-upload (file_md5) and answers
+// with FileMd5, so the upload is verified end to end with one MD5 pass. Meanwhile the
+// workers take parts in order and stream each straight from the file to its presigned
+// URL, in parallel, on one kept-alive connection each; nothing holds a whole part, so
+// memory is a read buffer per thread. A part the server already holds (a resumed
+// upload) is hashed on its own and compared with its ETag, and not sent again if equal.
 
 #include <cstdint>
 #include <string>

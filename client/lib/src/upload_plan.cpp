@@ -52,26 +52,34 @@ std::optional<Plan> resume_plan(ApiContext& ctx, std::string_view token,
         return std::nullopt;
     }
     // Without the list-parts extension (or if the upload is gone) this fails: start over.
+    auto held = parts_on_server(ctx, token, *journal);
+    if (!held) return std::nullopt;
+    return Plan{std::move(*journal), std::move(*held), true};
+}
+
+Result<std::map<std::uint32_t, std::string>> parts_on_server(ApiContext& ctx,
+                                                             std::string_view token,
+                                                             const UploadJournal& journal) {
     auto listed =
         call_api(ctx, "GET",
-                 "/open/partner/files/upload/parts?file_id=" + url_encode(journal->file_id) +
-                     "&upload_id=" + url_encode(journal->upload_id),
+                 "/open/partner/files/upload/parts?file_id=" + url_encode(journal.file_id) +
+                     "&upload_id=" + url_encode(journal.upload_id),
                  {bearer(token)});
-    if (!listed) return std::nullopt;
-    if (static_cast<std::size_t>(int_field(*listed, "PartCount")) != journal->part_urls.size() ||
-        static_cast<std::uint64_t>(int_field(*listed, "ChunkSize")) != journal->chunk_size) {
-        return std::nullopt;
+    if (!listed) return listed.error();
+    if (static_cast<std::size_t>(int_field(*listed, "PartCount")) != journal.part_urls.size() ||
+        static_cast<std::uint64_t>(int_field(*listed, "ChunkSize")) != journal.chunk_size) {
+        return Error{ErrorKind::http, 200, "bad_response",
+                     "the server lists another plan for this upload"};
     }
-    Plan plan{std::move(*journal), {}, true};
+    std::map<std::uint32_t, std::string> held;
     const auto parts = listed->find("Parts");
     if (parts != listed->end() && parts->is_array()) {
         for (const auto& p : *parts) {
             const auto n = int_field(p, "PartNumber");
-            if (n > 0)
-                plan.on_server[static_cast<std::uint32_t>(n)] = unquote(string_field(p, "ETag"));
+            if (n > 0) held[static_cast<std::uint32_t>(n)] = unquote(string_field(p, "ETag"));
         }
     }
-    return plan;
+    return held;
 }
 
 Result<Plan> fresh_plan(ApiContext& ctx, std::string_view token, const FileInfo& info,

@@ -36,6 +36,13 @@ struct Plan {
 // it expires. Servers without the abort extension answer 404, which is fine.
 void abort_stale(ApiContext& ctx, std::string_view token, const UploadJournal& journal);
 
+// What the server holds of the journal's upload (the list-parts extension): the
+// PartNumber -> unquoted ETag of every part received. Fails when the upload is gone,
+// completed, or the plan no longer matches the server's (part count, ChunkSize).
+Result<std::map<std::uint32_t, std::string>> parts_on_server(ApiContext& ctx,
+                                                             std::string_view token,
+                                                             const UploadJournal& journal);
+
 // The journal's upload if the file is unchanged (size, mtime, filetype) and the server
 // still lists it; nullopt means start over (a changed file's upload is aborted).
 std::optional<Plan> resume_plan(ApiContext& ctx, std::string_view token,

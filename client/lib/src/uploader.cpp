@@ -14,8 +14,26 @@
 #include "upload_plan.hpp"
 
 namespace audiodrop::client {
+namespace {
 
 using nlohmann::json;
+
+Result<json> complete(ApiContext& ctx, std::string_view user_token, const UploadJournal& journal,
+                      const PassOutcome& outcome, const std::string& filetype) {
+    json part_list = json::array();
+    for (std::uint32_t n = 1; n <= outcome.etags.size(); ++n) {
+        part_list.push_back({{"PartNumber", n}, {"ETag", outcome.etags[n - 1]}});
+    }
+    const json body{{"file_id", journal.file_id},
+                    {"upload_id", journal.upload_id},
+                    {"part_list", std::move(part_list)},
+                    {"filetype", filetype},
+                    {"file_md5", outcome.file_md5}};
+    return call_api(ctx, "POST", "/open/partner/files/upload/complete-upload",
+                    {bearer(user_token), "Content-Type: application/json"}, body.dump());
+}
+
+}  // namespace
 
 Result<UploadResult> Client::upload(std::string_view user_token, const std::filesystem::path& file,
                                     const UploadOptions& options) const {
@@ -62,17 +80,21 @@ Result<UploadResult> Client::upload(std::string_view user_token, const std::file
         return e;
     }
 
-    json part_list = json::array();
-    for (std::uint32_t n = 1; n <= outcome->etags.size(); ++n) {
-        part_list.push_back({{"PartNumber", n}, {"ETag", outcome->etags[n - 1]}});
+    // One pass hashed the file once, for file_md5; the server checks it against the bytes
+    // it stored. Should they differ (a part damaged on the way), the upload stays open:
+    // the parts whose ETag is not their MD5 are sent again, once.
+    auto done = complete(ctx, user_token, plan->journal, *outcome, options.filetype);
+    if (!done && done.error().code == "md5_mismatch") {
+        auto held = parts_on_server(ctx, user_token, plan->journal);
+        if (!held) return done.error();
+        plan->on_server = std::move(*held);
+        auto again = run_pass(options_, options, *plan);
+        if (!again) return again.error();
+        const auto sent_before = outcome->sent;
+        outcome = std::move(*again);
+        outcome->sent += sent_before;
+        done = complete(ctx, user_token, plan->journal, *outcome, options.filetype);
     }
-    const json body{{"file_id", plan->journal.file_id},
-                    {"upload_id", plan->journal.upload_id},
-                    {"part_list", std::move(part_list)},
-                    {"filetype", options.filetype},
-                    {"file_md5", outcome->file_md5}};
-    auto done = call_api(ctx, "POST", "/open/partner/files/upload/complete-upload",
-                         {bearer(user_token), "Content-Type: application/json"}, body.dump());
     if (!done) return done.error();
     UploadResult result{string_field(*done, "FileId"),
                         string_field(*done, "FileType"),
