@@ -200,6 +200,15 @@ class Cli(harness.ServerTestCase):
         self.assertEqual(len(lines), 1, proc.stdout)
         return json.loads(lines[0])
 
+    def upload_exactly(self, data, endpoint):
+        """Uploads `data` through `endpoint` and checks the file landed byte for byte."""
+        proc = self.ok("upload", self.write_file(data), "--token", self.token, "--json",
+                       "--quiet", "--no-resume", "--endpoint", endpoint, endpoint=False)
+        result = json.loads(proc.stdout)
+        self.assertEqual(result["FileMd5"], harness.md5_hex(data))
+        self.assertTrue(harness.download(result["DownloadUrl"]).content == data)
+        return result
+
     # Tokens ------------------------------------------------------------------------
     def test_token_commands_mint_tokens_that_upload(self):
         proc = self.ok("token", "partner", "--client-id", self.partner["client_id"],
@@ -318,12 +327,7 @@ class Cli(harness.ServerTestCase):
             "complete-upload": [("lose-answer", ()), ("lose-answer", ())],
         })
         try:
-            data = harness.random_bytes(2 * CHUNK_SIZE + 3)
-            proc = self.ok("upload", self.write_file(data), "--token", self.token, "--json",
-                           "--quiet", "--no-resume", "--endpoint", proxy.url, endpoint=False)
-            result = json.loads(proc.stdout)
-            self.assertEqual(result["FileMd5"], harness.md5_hex(data))
-            self.assertTrue(harness.download(result["DownloadUrl"]).content == data)
+            self.upload_exactly(harness.random_bytes(2 * CHUNK_SIZE + 3), proxy.url)
             self.assertEqual(proxy.seen, {"generate-presigned-urls": 2, "complete-upload": 3})
         finally:
             proxy.close()
@@ -334,12 +338,7 @@ class Cli(harness.ServerTestCase):
         storage = DamagingStorageProxy(self.server, part=2)
         proxy = ApiProxy(self.server, rewrite_part_urls=storage.rewrite)
         try:
-            data = harness.random_bytes(3 * CHUNK_SIZE + 17)
-            proc = self.ok("upload", self.write_file(data), "--token", self.token, "--json",
-                           "--quiet", "--no-resume", "--endpoint", proxy.url, endpoint=False)
-            result = json.loads(proc.stdout)
-            self.assertEqual(result["FileMd5"], harness.md5_hex(data))
-            self.assertTrue(harness.download(result["DownloadUrl"]).content == data)
+            self.upload_exactly(harness.random_bytes(3 * CHUNK_SIZE + 17), proxy.url)
             self.assertEqual(storage.state["damaged"], 1)
             self.assertEqual(storage.state["puts"], {1: 1, 2: 2, 3: 1, 4: 1})
         finally:
