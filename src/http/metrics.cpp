@@ -49,6 +49,16 @@ std::string Metrics::render() const {
     counter(out, "audiodrop_uploads_completed_total", "Uploads completed.",
             uploads_completed_.load(std::memory_order_relaxed));
     render_pools(out);
+    std::string_view last_name;
+    for (const auto& c : counters_) {
+        const std::string_view name = std::string_view(c.series).substr(0, c.series.find('{'));
+        if (name != last_name) {  // one HELP and TYPE per metric, before its first series
+            out += "# HELP " + std::string(name) + " " + c.help + "\n# TYPE " + std::string(name) +
+                   " counter\n";
+            last_name = name;
+        }
+        out += c.series + " " + std::to_string(c.read()) + "\n";
+    }
     return out;
 }
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,12 @@ class Metrics {
     // Pools whose queue depth, busy threads and refusals /metrics reports; set once at
     // start, before any request.
     void watch_pools(std::vector<const core::WorkerPool*> pools) { pools_ = std::move(pools); }
+    // A counter kept elsewhere (a store's), read when /metrics is rendered: `series` is
+    // the name with its labels, e.g. audiodrop_md5_bytes_total{phase="background"}.
+    // Set at start, before any request.
+    void add_counter(std::string series, std::string help, std::function<std::uint64_t()> read) {
+        counters_.push_back({std::move(series), std::move(help), std::move(read)});
+    }
 
     std::string render() const;
 
@@ -42,6 +49,12 @@ class Metrics {
     std::atomic<std::uint64_t> uploads_started_{0};
     std::atomic<std::uint64_t> uploads_completed_{0};
     std::vector<const core::WorkerPool*> pools_;
+    struct ExternalCounter {
+        std::string series;
+        std::string help;
+        std::function<std::uint64_t()> read;
+    };
+    std::vector<ExternalCounter> counters_;
 };
 
 }  // namespace audiodrop::http

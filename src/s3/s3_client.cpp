@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -29,13 +31,11 @@ std::string_view trim(std::string_view s) {
 
 bool retryable_status(long status) { return status == 429 || status >= 500; }
 
-// What one transfer collects; curl's callbacks get it as their user pointer.
+// Where a transfer's answer goes; curl's callbacks get it as their user pointer.
 struct Transfer {
     S3Response* response;
-    const BodySink* sink;
-    long sink_status;
-    CURL* curl;
-    std::uint64_t delivered = 0;
+    // For a range of get(): the body goes here instead (see RangeRead).
+    std::function<void(std::string_view)> body;
 };
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
@@ -55,13 +55,10 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
     const std::string_view piece(data, size * count);
-    long status = 0;
-    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (t->sink != nullptr && status == t->sink_status) {
-        (*t->sink)(piece);
-        t->delivered += piece.size();
-    } else if (t->sink == nullptr || status >= 300) {
-        // S3's answers and error documents are small; an object body never lands here.
+    if (t->body) {
+        t->body(piece);
+    } else {
+        // S3's answers and error documents are small; object bytes go to `body`.
         t->response->body.append(piece);
     }
     return piece.size();
@@ -139,11 +136,10 @@ std::string S3Client::object_path(const std::string& key) const {
 struct S3Client::Exchange {
     CURLcode code = CURLE_OK;
     S3Response response;
-    std::uint64_t delivered = 0;  // bytes handed to the sink
 };
 
-S3Client::Exchange S3Client::perform(const S3Request& request, const BodySink* sink,
-                                     long sink_status) {
+void* S3Client::configure(void* handle, const S3Request& request) const {
+    auto* curl = static_cast<CURL*>(handle);
     const std::string endpoint = host_endpoint();
     HeaderSignInput in{request.method,
                        endpoint,
@@ -166,25 +162,20 @@ S3Client::Exchange S3Client::perform(const S3Request& request, const BodySink* s
     header_list = curl_slist_append(header_list, "Expect:");
     header_list = curl_slist_append(header_list, "Accept:");
 
-    auto* curl = static_cast<CURL*>(acquire_handle());
     curl_easy_reset(curl);  // keeps the connection cache: the socket is reused
-    Exchange x;
-    Transfer transfer{&x.response, sink, sink_status, curl};
     const std::string url = endpoint + signed_request.target;
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());  // copied by curl
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout.count()));
     // Only a stalled transfer is given up on: reading an object back may take long, and
     // S3 keeps a long CompleteMultipartUpload alive by sending spaces while it works.
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, sink == nullptr ? 1L : 1024L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, request.method == "GET" ? 1024L : 1L);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
                      static_cast<long>(options_.stall_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "audiodrop-server");
     if (request.method == "HEAD") {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
@@ -196,11 +187,20 @@ S3Client::Exchange S3Client::perform(const S3Request& request, const BodySink* s
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                          static_cast<curl_off_t>(request.body.size()));
     }
+    return header_list;
+}
+
+S3Client::Exchange S3Client::perform(const S3Request& request) {
+    auto* curl = static_cast<CURL*>(acquire_handle());
+    auto* header_list = static_cast<curl_slist*>(configure(curl, request));
+    Exchange x;
+    Transfer transfer{&x.response, {}};
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
     x.code = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &x.response.status);
     curl_slist_free_all(header_list);
     release_handle(curl);
-    x.delivered = transfer.delivered;
     return x;
 }
 
@@ -223,39 +223,145 @@ core::Result<S3Response> S3Client::send(const S3Request& request) {
     Exchange x;
     for (unsigned attempt = 0; attempt < options_.max_attempts; ++attempt) {
         if (attempt > 0) back_off(attempt - 1);
-        x = perform(request, nullptr, 0);
+        x = perform(request);
         if (x.code == CURLE_OK && !retryable_status(x.response.status)) break;
     }
     if (x.code != CURLE_OK) return unreachable(x.code);
     return std::move(x.response);
 }
 
+// One range of get(): the bytes [first, first + length) of the object.
+struct S3Client::RangeRead {
+    std::uint64_t first = 0;
+    std::uint64_t length = 0;
+    std::uint64_t received = 0;  // delivered to the sink or waiting in `ahead`
+    std::string ahead;           // received before its turn
+    bool streaming = false;      // its turn: bytes go straight to the sink
+    bool done = false;
+    unsigned attempts = 0;
+    CURL* curl = nullptr;
+    curl_slist* headers = nullptr;
+    S3Response response;  // status and, on failure, the error document
+    Transfer transfer{&response, {}};
+};
+
+core::Error S3Client::range_failed(const std::string& key, const RangeRead& range) const {
+    return core::make_error(
+        core::ErrorKind::unavailable, "storage_unavailable",
+        "the object store broke off reading " + key + " at byte " +
+            std::to_string(range.first + range.received) + " (HTTP " +
+            std::to_string(range.response.status) + ", " + std::to_string(range.attempts) +
+            " attempts)" +
+            (range.response.status == 412 ? ": the object changed while it was read" : ""));
+}
+
 core::Result<S3Response> S3Client::get(const std::string& key, const BodySink& sink) {
-    std::uint64_t offset = 0;
-    std::string etag;
-    Exchange x;
-    for (unsigned attempt = 0; attempt < options_.max_attempts; ++attempt) {
-        if (attempt > 0) back_off(attempt - 1);
-        S3Request request{"GET", key, {}, {}, {}};
-        if (offset > 0) {
-            request.headers = {{"if-match", etag},
-                               {"range", "bytes=" + std::to_string(offset) + "-"}};
-        }
-        x = perform(request, &sink, offset > 0 ? 206 : 200);
-        if (offset == 0) etag = x.response.header("etag").value_or("");
-        offset += x.delivered;
-        if (x.code == CURLE_OK && !retryable_status(x.response.status)) break;
-        if (offset > 0 && etag.empty()) break;  // cannot pin a resumption to the same object
-    }
-    if (x.code != CURLE_OK) return unreachable(x.code);
-    const long wanted = offset > x.delivered ? 206 : 200;
-    if (offset > 0 && x.response.status != wanted) {
+    AUDIODROP_TRY_ASSIGN(auto head, send(S3Request{"HEAD", key, {}, {}, {}}));
+    std::uint64_t size = 0;
+    const std::string length = head.header("content-length").value_or("");
+    const std::string etag = head.header("etag").value_or("");
+    const bool sized =
+        std::from_chars(length.data(), length.data() + length.size(), size).ec == std::errc{};
+    if (head.status != 200 || size == 0) return head;
+    if (!sized || etag.empty()) {
         return core::make_error(core::ErrorKind::unavailable, "storage_unavailable",
-                                "the object store broke off reading " + key +
-                                    " and could not resume it (HTTP " +
-                                    std::to_string(x.response.status) + ")");
+                                "the object store gave no size or ETag for " + key);
     }
-    return std::move(x.response);
+
+    std::vector<RangeRead> ranges;
+    for (std::uint64_t at = 0; at < size; at += options_.read_range_bytes) {
+        ranges.emplace_back();
+        ranges.back().first = at;
+        ranges.back().length = std::min(options_.read_range_bytes, size - at);
+    }
+    CURLM* multi = curl_multi_init();
+    const auto stop = [&](RangeRead& r) {
+        if (r.curl == nullptr) return;
+        curl_multi_remove_handle(multi, r.curl);
+        curl_slist_free_all(r.headers);
+        release_handle(r.curl);
+        r.curl = nullptr;
+        r.headers = nullptr;
+    };
+    // Asks for the part of `r` not received yet, pinned to the object the HEAD saw.
+    const auto start = [&](RangeRead& r) {
+        ++r.attempts;
+        r.response = S3Response{};
+        r.curl = static_cast<CURL*>(acquire_handle());
+        const S3Request request{"GET",
+                                key,
+                                {},
+                                {{"if-match", etag},
+                                 {"range", "bytes=" + std::to_string(r.first + r.received) + "-" +
+                                               std::to_string(r.first + r.length - 1)}},
+                                {}};
+        r.headers = static_cast<curl_slist*>(configure(r.curl, request));
+        r.transfer.body = [&r, &sink](std::string_view piece) {
+            // The status line has been read by the time the body arrives.
+            if (r.response.status == 0) {
+                curl_easy_getinfo(r.curl, CURLINFO_RESPONSE_CODE, &r.response.status);
+            }
+            if (r.response.status != 206) {
+                r.response.body.append(piece);  // an error document
+                return;
+            }
+            if (r.streaming) {
+                sink(piece);
+            } else {
+                r.ahead.append(piece);
+            }
+            r.received += piece.size();
+        };
+        curl_easy_setopt(r.curl, CURLOPT_HEADERDATA, &r.transfer);
+        curl_easy_setopt(r.curl, CURLOPT_WRITEDATA, &r.transfer);
+        curl_easy_setopt(r.curl, CURLOPT_PRIVATE, &r);
+        curl_multi_add_handle(multi, r.curl);
+    };
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.read_parallel));
+
+    std::optional<core::Error> failure;
+    std::size_t started = 0, next = 0;
+    ranges[0].streaming = true;
+    for (; started < ranges.size() && started < options_.read_parallel; ++started) {
+        start(ranges[started]);
+    }
+    while (next < ranges.size() && !failure) {
+        int running = 0;
+        curl_multi_perform(multi, &running);
+        int left = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            RangeRead* r = nullptr;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &r);
+            const CURLcode code = msg->data.result;
+            curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->response.status);
+            stop(*r);
+            if (code == CURLE_OK && r->response.status == 206 && r->received == r->length) {
+                r->done = true;
+                if (started < ranges.size()) start(ranges[started++]);
+            } else if ((code != CURLE_OK || retryable_status(r->response.status) ||
+                        r->response.status == 206) &&
+                       r->attempts < options_.max_attempts) {
+                start(*r);  // resumes after what arrived
+            } else {
+                failure = range_failed(key, *r);
+            }
+        }
+        // Hand over every range whose turn has come, in order.
+        while (next < ranges.size() && ranges[next].done) {
+            std::string().swap(ranges[next].ahead);
+            if (++next == ranges.size()) break;
+            auto& due = ranges[next];
+            if (!due.ahead.empty()) sink(due.ahead);
+            std::string().swap(due.ahead);
+            due.streaming = true;
+        }
+        if (next < ranges.size() && !failure) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    }
+    for (auto& r : ranges) stop(r);
+    curl_multi_cleanup(multi);
+    if (failure) return *failure;
+    return head;
 }
 
 core::Result<std::string> S3Client::presign(std::string_view method, const std::string& key,

@@ -38,6 +38,9 @@ struct S3ClientOptions {
     std::chrono::seconds stall_timeout{20};
     unsigned max_attempts = 4;
     std::chrono::milliseconds first_backoff{100};
+    // get(): ranged GETs in flight at once, and the bytes each asks for.
+    unsigned read_parallel = 4;
+    std::uint64_t read_range_bytes = 8 * 1024 * 1024;
 };
 
 struct S3Request {
@@ -70,10 +73,16 @@ class S3Client {
     // last comes back as a response. ErrorKind::unavailable when it never answered.
     core::Result<S3Response> send(const S3Request& request);
 
-    // GETs the object `key` into `sink`. A transfer that breaks is resumed with a Range
-    // from the first byte not yet delivered, pinned by If-Match to the object first seen,
-    // so the sink sees each byte once. Statuses other than 200/206 come back as a
-    // response with the error body, having delivered nothing.
+    // Reads the whole object `key` into `sink`, in order. A HEAD finds its size and
+    // ETag; then read_parallel ranged GETs of read_range_bytes are in flight at once,
+    // driven by this one thread, each pinned by If-Match to that ETag, so a large object
+    // arrives at the speed of several connections. The range due next streams straight
+    // to the sink; the others wait in memory (at most read_parallel - 1 ranges). A range
+    // that breaks resumes from its first byte not yet received, so the sink sees each
+    // byte once; network failures, 5xx and 429 are retried up to max_attempts times per
+    // range. The HEAD's answer comes back; when it is not 200, nothing was delivered.
+    // unavailable when a range cannot be read (the object changed: 412, or retries ran
+    // out).
     core::Result<S3Response> get(const std::string& key, const BodySink& sink);
 
     // A query-presigned URL for `method` on `key` (host the only signed header);
@@ -84,10 +93,13 @@ class S3Client {
     const BucketAddress& address() const { return options_.address; }
 
   private:
-    // One HTTP exchange on a pooled handle. `sink_status` is the status whose body goes
-    // to the sink (200, or 206 when resuming); error documents are kept in the response.
+    // One HTTP exchange on a pooled handle.
     struct Exchange;
-    Exchange perform(const S3Request& request, const BodySink* sink, long sink_status);
+    Exchange perform(const S3Request& request);
+    // Sets `curl` up to send `request`, signed; returns the header list to free after.
+    void* configure(void* curl, const S3Request& request) const;
+    struct RangeRead;
+    core::Error range_failed(const std::string& key, const RangeRead& range) const;
     core::Error unreachable(int curl_code) const;
     void back_off(unsigned attempt) const;
     std::string host_endpoint() const;  // endpoint with the bucket in the host when virtual

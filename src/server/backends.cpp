@@ -50,7 +50,7 @@ core::Result<ObjectBackend> open_objects(const core::Config& config, const core:
                                             config.s3_path_style};
         options.credentials = s3::Credentials{config.s3_access_key, config.s3_secret_key};
         AUDIODROP_TRY_ASSIGN(auto store, storage::S3ObjectStore::open(std::move(options), clock));
-        return ObjectBackend{std::move(store), nullptr};
+        return ObjectBackend{std::move(store), nullptr, nullptr};
     }
     AUDIODROP_TRY(ensure_data_dir(config));
     storage::LocalObjectStore::Options options{
@@ -58,8 +58,8 @@ core::Result<ObjectBackend> open_objects(const core::Config& config, const core:
         s3::Credentials{config.storage_access_key, config.storage_secret_key},
         config.storage_region, config.storage_public_url};
     AUDIODROP_TRY_ASSIGN(auto store, storage::LocalObjectStore::open(options, clock, &hash_pool));
-    storage::EmbeddedBucket* bucket = store.get();
-    return ObjectBackend{std::move(store), bucket};
+    storage::LocalObjectStore* local = store.get();
+    return ObjectBackend{std::move(store), local, local};
 }
 
 std::string describe_metadata(const core::Config& config) {

@@ -13,6 +13,7 @@
 #include "core/worker_pool.hpp"
 #include "metadata/metadata_store.hpp"
 #include "storage/embedded_bucket.hpp"
+#include "storage/local_object_store.hpp"
 #include "storage/object_store.hpp"
 
 namespace audiodrop::server {
@@ -24,6 +25,8 @@ struct ObjectBackend {
     // The same store's bucket side when clients' bytes come to our own storage
     // endpoint; null when they go to a remote S3.
     storage::EmbeddedBucket* embedded = nullptr;
+    // The same store when it is the local one (its hashing counters); else null.
+    const storage::LocalObjectStore* local = nullptr;
 };
 // `hash_pool` advances the local store's whole-file MD5s in the background.
 core::Result<ObjectBackend> open_objects(const core::Config& config, const core::Clock& clock,

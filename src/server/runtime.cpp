@@ -15,6 +15,7 @@
 #include "server/secrets.hpp"
 #include "server/sweeper.hpp"
 #include "server/worker_pools.hpp"
+#include "storage/local_object_store.hpp"
 #include "upload/upload_service.hpp"
 
 namespace audiodrop::server {
@@ -37,6 +38,19 @@ auth::AuthOptions auth_options(const core::Config& c) {
 upload::UploadOptions upload_options(const core::Config& c) {
     return upload::UploadOptions{c.max_file_size, c.allowed_filetypes, c.upload_ttl,
                                  c.download_url_ttl, c.max_open_uploads_per_user};
+}
+
+// Whole-file MD5 work of the local store: what the frontier hashed as parts arrived,
+// and what completes had to hash themselves.
+void watch_hashing(http::Metrics& metrics, const storage::LocalObjectStore* local) {
+    if (local == nullptr) return;
+    const std::string help =
+        "Bytes read into whole-file MD5s: as parts arrived (background) "
+        "or by complete-upload itself (complete).";
+    metrics.add_counter("audiodrop_md5_bytes_total{phase=\"background\"}", help,
+                        [local] { return local->hashing_stats().background_bytes; });
+    metrics.add_counter("audiodrop_md5_bytes_total{phase=\"complete\"}", help,
+                        [local] { return local->hashing_stats().complete_bytes; });
 }
 
 // SIGTERM and SIGINT are taken synchronously by the main thread: blocked here before
@@ -72,6 +86,7 @@ int serve(core::Config config, const core::Logger& logger) {
     upload::UploadService uploads(**metadata, *objects->store, clock, upload_options(config));
     http::Metrics metrics;
     metrics.watch_pools({&pools.metadata, &pools.storage, &pools.hash, &pools.argon2});
+    watch_hashing(metrics, objects->local);
     http::ApiHandler api_handler(auth, uploads, metrics,
                                  http::ApiPools{pools.metadata, pools.storage, pools.argon2},
                                  http::ApiOptions{config.base_path, config.max_json_body_bytes});

@@ -128,6 +128,8 @@ class LocalObjectStore final : public ObjectStore, public EmbeddedBucket {
     std::uint32_t parts_hashed(const std::string& upload_id) {
         return frontiers_.parts_hashed(upload_id);
     }
+    // What hashing whole files has cost so far (for /metrics).
+    Md5Frontiers::Stats hashing_stats() const { return frontiers_.stats(); }
 
   private:
     // An upload the store knows: its record and whether its directory exists yet.

@@ -234,6 +234,7 @@ void Md5Frontiers::advance(const std::string& upload_id, const std::shared_ptr<E
         }
         auto hashed =
             part ? hash_file(dir / part->file, md5) : core::Result<std::uint64_t>(core::Error{});
+        if (hashed) background_bytes_ += *hashed;  // work done, whether kept or not
         std::lock_guard lock(e->mutex);
         if (e->forgotten) {
             e->advancing = false;
@@ -264,7 +265,10 @@ core::Result<core::Md5> Md5Frontiers::whole_md5(const std::string& upload_id,
     core::Md5 md5;
     if (!from_one) {
         // Not parts 1..N (S3 allows any ascending subset): no frontier applies.
-        for (const auto& p : parts) AUDIODROP_TRY(hash_file(dir / p.file, md5));
+        for (const auto& p : parts) {
+            AUDIODROP_TRY_ASSIGN(const auto n, hash_file(dir / p.file, md5));
+            complete_bytes_ += n;
+        }
         return md5;
     }
     auto e = entry(upload_id);
@@ -286,7 +290,8 @@ core::Result<core::Md5> Md5Frontiers::whole_md5(const std::string& upload_id,
     std::vector<std::string> checkpoints;
     checkpoints.reserve(parts.size() - start);
     for (std::size_t i = start; i < parts.size(); ++i) {
-        AUDIODROP_TRY(hash_file(dir / parts[i].file, md5));
+        AUDIODROP_TRY_ASSIGN(const auto n, hash_file(dir / parts[i].file, md5));
+        complete_bytes_ += n;
         checkpoints.push_back(md5.checkpoint());
     }
     std::lock_guard lock(e->mutex);

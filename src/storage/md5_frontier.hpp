@@ -19,6 +19,7 @@
 // Thread-safe. The store calls part_committed and whole_md5 holding the upload's lock,
 // so for one upload they never overlap; the background task takes no store lock.
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -56,6 +57,14 @@ class Md5Frontiers {
     // Parts hashed so far (for tests and metrics); loads the frontier if needed.
     std::uint32_t parts_hashed(const std::string& upload_id);
 
+    // Bytes read into whole-file MD5s: in the background as parts arrived, and by
+    // whole_md5 when a complete found the frontier behind.
+    struct Stats {
+        std::uint64_t background_bytes = 0;
+        std::uint64_t complete_bytes = 0;
+    };
+    Stats stats() const { return {background_bytes_.load(), complete_bytes_.load()}; }
+
     static constexpr std::string_view kFileName = "md5.frontier";
 
   private:
@@ -75,6 +84,8 @@ class Md5Frontiers {
     core::WorkerPool* pool_;
     std::mutex mutex_;  // guards entries_
     std::unordered_map<std::string, std::shared_ptr<Entry>> entries_;
+    std::atomic<std::uint64_t> background_bytes_{0};
+    std::atomic<std::uint64_t> complete_bytes_{0};
 };
 
 // Adds the bytes of the part file at `path` to `md5`; returns how many there were.

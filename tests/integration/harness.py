@@ -494,6 +494,15 @@ def s3_client(server, access_key=None, secret_key=None):
 
 
 # Assertions --------------------------------------------------------------------
+def wait_for(predicate, timeout, what, interval=0.02):
+    """Polls `predicate` until it is true; fails after `timeout` seconds saying `what`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
 def assert_api_error(resp, status, code):
     """An API error: right status, JSON {"error":{"code","message"},"request_id"}.
 
