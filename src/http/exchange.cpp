@@ -8,7 +8,7 @@ namespace audiodrop::http {
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kChunkBytes = 256 * 1024;
+constexpr std::size_t kChunkBytes = 256 * 1024;  // a download's piece, read then sent
 
 core::Error connection_error(const beast::error_code& ec) {
     if (ec == beast::error::timeout) {
@@ -74,38 +74,31 @@ asio::awaitable<core::Result<std::string>> Exchange::read_body(std::size_t limit
     co_return std::move(parser.get().body());
 }
 
-asio::awaitable<core::Result<std::span<const std::uint8_t>>> Exchange::read_body_piece() {
-    using Piece = std::span<const std::uint8_t>;
+asio::awaitable<core::Result<std::size_t>> Exchange::read_body_into(std::span<std::uint8_t> into) {
     if (!body_left_) body_left_ = body_done_ ? 0 : content_length().value_or(0);
-    if (buffered_piece_ > 0) {
-        buffer_.consume(buffered_piece_);
-        buffered_piece_ = 0;
-    }
-    if (*body_left_ == 0) {
-        body_done_ = true;
-        co_return Piece{};
-    }
-    // What the header read pulled in past the header comes first, in place.
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), *body_left_));
+    if (*body_left_ == 0) body_done_ = true;
+    if (want == 0) co_return std::size_t{0};
+    std::size_t n = 0;
     if (buffer_.size() > 0) {
-        buffered_piece_ =
-            static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size(), *body_left_));
-        *body_left_ -= buffered_piece_;
-        bytes_in_ += buffered_piece_;
-        co_return Piece(static_cast<const std::uint8_t*>(buffer_.data().data()), buffered_piece_);
-    }
-    if (!piece_) piece_ = std::make_unique_for_overwrite<std::uint8_t[]>(kChunkBytes);
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunkBytes, *body_left_));
-    arm_timer();
-    // One receive takes whatever the socket holds, up to `want`: a fast client fills
-    // the buffer, a slow one hands over what it sent so far.
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(piece_.get(), want), kAwait);
-    if (ec) {
-        close_after_ = true;
-        co_return connection_error(ec);
+        // What the header read pulled in past the header comes first.
+        n = asio::buffer_copy(asio::buffer(into.data(), want), buffer_.data());
+        buffer_.consume(n);
+    } else {
+        arm_timer();
+        // One receive takes whatever the socket holds, up to `want`: a fast client
+        // fills the buffer, a slow one hands over what it sent so far.
+        auto [ec, got] = co_await stream_.async_read_some(asio::buffer(into.data(), want), kAwait);
+        if (ec) {
+            close_after_ = true;
+            co_return connection_error(ec);
+        }
+        n = got;
     }
     *body_left_ -= n;
     bytes_in_ += n;
-    co_return Piece(piece_.get(), n);
+    if (*body_left_ == 0) body_done_ = true;
+    co_return n;
 }
 
 asio::awaitable<bool> Exchange::continue_if_expected() {

@@ -46,13 +46,12 @@ class Exchange {
     // Reads the whole body if it is at most `limit` bytes: too_large "body_too_large"
     // otherwise (before reading it when Content-Length says so).
     asio::awaitable<core::Result<std::string>> read_body(std::size_t limit);
-    // The next piece of a body framed by Content-Length, read straight off the socket
-    // into the exchange's own buffer (never through a parser's copy); an empty span once
-    // the whole body has arrived. A piece stays valid until the next call. The buffer
-    // is allocated on first use and only the bytes read touch memory, so a slow client
-    // costs a few kilobytes, not a whole buffer. Errors: invalid_input "incomplete_body"
-    // (the connection ended early) or "request_timeout" (the client went silent).
-    asio::awaitable<core::Result<std::span<const std::uint8_t>>> read_body_piece();
+    // Receives the next bytes of a body framed by Content-Length straight into `into`
+    // (never through a parser's copy): how many, at most into.size() and never past
+    // the body; 0 once the whole body has arrived. Errors: invalid_input
+    // "incomplete_body" (the connection ended early) or "request_timeout" (the client
+    // went silent).
+    asio::awaitable<core::Result<std::size_t>> read_body_into(std::span<std::uint8_t> into);
 
     // Sends "100 Continue" when the client asked for it (Expect: 100-continue).
     asio::awaitable<bool> continue_if_expected();
@@ -94,11 +93,7 @@ class Exchange {
     bool close_after_ = false;
     bool continue_sent_ = false;
     std::uint64_t bytes_in_ = 0;
-    // read_body_piece: body bytes still to come, a piece still to be released from the
-    // connection's buffer, and the exchange's own buffer.
-    std::optional<std::uint64_t> body_left_;
-    std::size_t buffered_piece_ = 0;
-    std::unique_ptr<std::uint8_t[]> piece_;
+    std::optional<std::uint64_t> body_left_;  // read_body_into: body bytes still to come
     std::uint64_t bytes_out_ = 0;
 };
 

@@ -177,15 +177,15 @@ asio::awaitable<void> StorageHandler::upload_part(Exchange& ex, const std::strin
 
 asio::awaitable<core::Result<storage::PartInfo>> StorageHandler::receive_part(
     Exchange& ex, storage::PartWriter& writer, const std::optional<core::Md5Digest>& content_md5) {
-    // One piece on disk while the socket buffers the next: the worker writes and
-    // hashes, the network thread only receives. The part was admitted when it began,
-    // so its pieces are never refused halfway.
+    // The socket's bytes land in the writer's buffer; the worker hashes and writes them
+    // while the socket buffers the next. The part was admitted when it began, so its
+    // pieces are never refused halfway.
     for (;;) {
-        auto piece = co_await ex.read_body_piece();
-        if (!piece) co_return piece.error();
-        if (piece->empty()) break;
+        auto n = co_await ex.read_body_into(writer.receive_buffer());
+        if (!n) co_return n.error();
+        if (*n == 0) break;
         auto written = co_await offload(
-            disk_, [&] { return writer.write(*piece); }, Admission::admitted);
+            disk_, [&] { return writer.received(*n); }, Admission::admitted);
         if (!written) co_return written.error();
     }
     co_return co_await offload(

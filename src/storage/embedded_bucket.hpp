@@ -13,16 +13,25 @@
 
 namespace audiodrop::storage {
 
-// Receives one part's bytes as they stream off the socket. Nothing is visible until
-// commit() returns: the bytes are in a temp file, hashed as written, then fsynced and
-// renamed into place. Destroying an uncommitted writer removes the temp file.
+// Receives one part's bytes as they stream off the socket: the caller receives straight
+// into receive_buffer() and says how much arrived with received(). Nothing is visible
+// until commit() returns: the bytes are in a temp file, hashed as they arrive, then
+// fsynced and renamed into place. Destroying an uncommitted writer removes the temp file.
 class PartWriter {
   public:
     virtual ~PartWriter() = default;
-    virtual core::Result<void> write(std::span<const std::uint8_t> bytes) = 0;
+    // Room for the next bytes of the body: never more than the Content-Length has left
+    // (empty once all arrived). Valid until the next call on the writer.
+    virtual std::span<std::uint8_t> receive_buffer() = 0;
+    // `n` bytes were put at the start of receive_buffer().
+    virtual core::Result<void> received(std::size_t n) = 0;
     // content_md5: the request's Content-MD5, checked against the bytes ("BadDigest").
     // The part is durable before this returns its PartInfo.
     virtual core::Result<PartInfo> commit(const std::optional<core::Md5Digest>& content_md5) = 0;
+
+    // Copies `bytes` in, for a caller that holds them already. invalid_input when they
+    // run past the Content-Length; the part can then never commit.
+    virtual core::Result<void> write(std::span<const std::uint8_t> bytes) = 0;
 };
 
 // Reads a completed object; safe to use from one thread at a time.

@@ -475,6 +475,12 @@ core::Result<void> LocalObjectStore::finish_complete(const Manifest& manifest) {
     // which the next start renames in.
     std::optional<std::filesystem::path> displaced;
     if (path_exists(object_dir)) {
+        // The older object's manifest is what keeps parts from arriving for its upload;
+        // that upload ends for good before the manifest goes.
+        if (auto older = read_object_manifest(manifest.key);
+            older && older->upload_id != manifest.upload_id) {
+            AUDIODROP_TRY(end_upload(older->upload_id));
+        }
         displaced = layout_.new_temp_path();
         if (auto r = rename_path(object_dir, *displaced); !r) return r;
     }

@@ -4,37 +4,71 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "storage/local_object_store.hpp"
 
 namespace audiodrop::storage {
+namespace {
+
+// Big enough that a fast client's piece is one write; untouched memory costs
+// nothing, so a slow client pays only for the pages its bytes reach.
+constexpr std::size_t kBufferBytes = 1024 * 1024;
+
+}  // namespace
+
 LocalPartWriter::LocalPartWriter(File temp, PartDestination destination, LocalObjectStore& store)
     : temp_(std::move(temp)),
       temp_path_(temp_.path()),
       destination_(std::move(destination)),
-      store_(store) {}
+      store_(store),
+      buffer_(std::make_unique_for_overwrite<std::uint8_t[]>(kBufferBytes)) {}
 
 LocalPartWriter::~LocalPartWriter() {
     // After a successful commit the temp name is gone, so this is a harmless ENOENT.
     if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
 
-core::Result<void> LocalPartWriter::write(std::span<const std::uint8_t> bytes) {
+std::span<std::uint8_t> LocalPartWriter::receive_buffer() {
+    if (failed_ || finished_) return {};
+    const auto left = destination_.content_length - written_;
+    return {buffer_.get(), static_cast<std::size_t>(std::min<std::uint64_t>(kBufferBytes, left))};
+}
+
+core::Result<void> LocalPartWriter::received(std::size_t n) {
     if (failed_) return *failed_;
     if (finished_) {
         return core::make_error(core::ErrorKind::internal, "InternalError",
                                 "write after the part was committed");
     }
-    if (bytes.size() > destination_.content_length - written_) {
+    if (n > receive_buffer().size()) {
         failed_ = core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
                                    "the body is longer than its Content-Length");
         return *failed_;
     }
+    const std::span<const std::uint8_t> bytes(buffer_.get(), n);
     if (auto r = temp_.write_all(bytes); !r) {
         failed_ = r.error();
         return r;
     }
     md5_.update(bytes);
-    written_ += bytes.size();
+    written_ += n;
+    return {};
+}
+
+core::Result<void> LocalPartWriter::write(std::span<const std::uint8_t> bytes) {
+    if (!failed_ && !finished_ && bytes.size() > destination_.content_length - written_) {
+        failed_ = core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
+                                   "the body is longer than its Content-Length");
+    }
+    while (!bytes.empty()) {
+        const auto room = receive_buffer();
+        if (room.empty()) return received(bytes.size());  // says why: failed or finished
+        const std::size_t n = std::min(room.size(), bytes.size());
+        std::copy_n(bytes.begin(), n, room.begin());
+        AUDIODROP_TRY(received(n));
+        bytes = bytes.subspan(n);
+    }
     return {};
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "storage/posix_file.hpp"
@@ -81,8 +82,9 @@ struct Md5Frontiers::Entry {
     std::vector<PartIdentity> parts;  // the identity of each hashed part
     // Bumped whenever a background result in flight may no longer match the parts.
     std::uint64_t generation = 0;
-    bool advancing = false;  // a background task owns the advance
-    bool dirty = false;      // a part was committed while it ran
+    bool advancing = false;   // a background task owns the advance
+    bool completing = false;  // whole_md5 hashes the rest itself: the background stops
+    bool dirty = false;       // a part was committed while it ran
 };
 
 core::Result<std::uint64_t> hash_file(const std::filesystem::path& path, core::Md5& md5) {
@@ -219,7 +221,7 @@ void Md5Frontiers::advance(const std::string& upload_id, const std::shared_ptr<E
         core::Md5 md5;
         {
             std::lock_guard lock(e->mutex);
-            if (e->forgotten) {
+            if (e->forgotten || e->completing) {
                 e->advancing = false;
                 return;
             }
@@ -236,7 +238,7 @@ void Md5Frontiers::advance(const std::string& upload_id, const std::shared_ptr<E
             part ? hash_file(dir / part->file, md5) : core::Result<std::uint64_t>(core::Error{});
         if (hashed) background_bytes_ += *hashed;  // work done, whether kept or not
         std::lock_guard lock(e->mutex);
-        if (e->forgotten) {
+        if (e->forgotten || e->completing) {
             e->advancing = false;
             return;
         }
@@ -286,15 +288,19 @@ core::Result<core::Md5> Md5Frontiers::whole_md5(const std::string& upload_id,
         start = e->hashed;
         md5 = e->md5;
         generation = ++e->generation;  // what the background holds now is stale
+        e->completing = true;          // and it stops, rather than race us for the rest
     }
     std::vector<std::string> checkpoints;
     checkpoints.reserve(parts.size() - start);
-    for (std::size_t i = start; i < parts.size(); ++i) {
-        AUDIODROP_TRY_ASSIGN(const auto n, hash_file(dir / parts[i].file, md5));
-        complete_bytes_ += n;
+    core::Result<std::uint64_t> hashed = std::uint64_t{0};
+    for (std::size_t i = start; i < parts.size() && hashed; ++i) {
+        hashed = hash_file(dir / parts[i].file, md5);
+        if (hashed) complete_bytes_ += *hashed;
         checkpoints.push_back(md5.checkpoint());
     }
     std::lock_guard lock(e->mutex);
+    e->completing = false;
+    if (!hashed) return hashed.error();
     if (e->generation == generation && !e->forgotten) {
         for (std::size_t i = start; i < parts.size(); ++i)
             e->parts.push_back(identity_of(parts[i]));
