@@ -105,7 +105,9 @@ std::optional<Md5> Md5::restore(std::string_view in) {
         at += 4;
     }
     c.num = get_u32(in, at);
-    if (c.num >= MD5_CBLOCK || (c.Nl / 8) % MD5_CBLOCK != c.num) return std::nullopt;
+    if (c.Nl % 8 != 0 || c.num >= MD5_CBLOCK || (c.Nl / 8) % MD5_CBLOCK != c.num) {
+        return std::nullopt;  // Md5 counts whole bytes, and pends what its count says
+    }
     return h;
 }
 

@@ -69,10 +69,11 @@ void WorkerPool::run() {
 }
 
 void WorkerPool::stop() {
+    // A second caller waits here until the first has joined every thread.
+    std::lock_guard stopping(stop_mutex_);
     std::deque<Task> dropped;
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ && threads_.empty()) return;
         stopping_ = true;
         dropped.swap(queue_);
     }

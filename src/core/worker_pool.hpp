@@ -85,7 +85,9 @@ class WorkerPool {
     void submit(Task task);
 
     // Lets running tasks finish, destroys queued ones unrun, joins the threads.
-    // Idempotent; submissions after stop are refused (try_submit) or dropped (submit).
+    // Idempotent, and any caller returns only once the threads are gone; not to be
+    // called from a task of this pool. Submissions after stop are refused (try_submit)
+    // or dropped (submit).
     void stop();
 
     const std::string& name() const { return options_.name; }
@@ -97,6 +99,7 @@ class WorkerPool {
     void run();
 
     Options options_;
+    std::mutex stop_mutex_;  // held for all of stop(): serialises callers
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Task> queue_;

@@ -105,7 +105,11 @@ core::Result<std::uint64_t> hash_file(const std::filesystem::path& path, core::M
 Md5Frontiers::Md5Frontiers(const LocalLayout& layout, core::WorkerPool* pool)
     : layout_(layout), pool_(pool) {}
 
-Md5Frontiers::~Md5Frontiers() = default;
+Md5Frontiers::~Md5Frontiers() {
+    std::unique_lock lock(lifetime_->mutex);
+    lifetime_->closed = true;
+    lifetime_->idle.wait(lock, [&] { return lifetime_->running == 0; });
+}
 
 std::filesystem::path Md5Frontiers::file_of(const std::string& upload_id) const {
     return layout_.upload_dir(upload_id) / kFileName;
@@ -193,14 +197,17 @@ void Md5Frontiers::write_records(const std::string& upload_id, const Entry& e, s
 void Md5Frontiers::part_committed(const std::string& upload_id, std::uint32_t part_number) {
     auto e = entry(upload_id);
     std::lock_guard lock(e->mutex);
-    if (part_number <= e->hashed) {
+    const bool behind = part_number <= e->hashed;
+    if (behind) {
+        // Back to before it; further back if that state is lost, and then the parts
+        // between need hashing again, whichever part this is.
         roll_back(upload_id, *e, part_number);
     } else if (part_number == e->hashed + 1) {
         ++e->generation;  // a background read of an older file of this part is stale
     }
     if (e->advancing) {
         e->dirty = true;
-    } else if (part_number == e->hashed + 1) {
+    } else if (behind || part_number == e->hashed + 1) {
         start_advance(upload_id, e);
     }
 }
@@ -208,7 +215,16 @@ void Md5Frontiers::part_committed(const std::string& upload_id, std::uint32_t pa
 void Md5Frontiers::start_advance(const std::string& upload_id, const std::shared_ptr<Entry>& e) {
     if (pool_ == nullptr) return;
     e->advancing = true;
-    core::Task task = [this, upload_id, e] { advance(upload_id, e); };
+    core::Task task = [this, lifetime = lifetime_, upload_id, e] {
+        {
+            std::lock_guard lock(lifetime->mutex);
+            if (lifetime->closed) return;  // `this` is gone
+            ++lifetime->running;
+        }
+        advance(upload_id, e);
+        std::lock_guard lock(lifetime->mutex);
+        if (--lifetime->running == 0) lifetime->idle.notify_all();
+    };
     // A full hash pool only means complete hashes more itself.
     if (!pool_->try_submit(task)) e->advancing = false;
 }

@@ -20,6 +20,7 @@
 // so for one upload they never overlap; the background task takes no store lock.
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -39,6 +40,7 @@ class Md5Frontiers {
   public:
     // `pool` runs the background advance; null: none, complete hashes everything.
     Md5Frontiers(const LocalLayout& layout, core::WorkerPool* pool);
+    // Waits for a background advance that is running; queued ones then do nothing.
     ~Md5Frontiers();
     Md5Frontiers(const Md5Frontiers&) = delete;
     Md5Frontiers& operator=(const Md5Frontiers&) = delete;
@@ -80,8 +82,17 @@ class Md5Frontiers {
                        const std::vector<std::string>& checkpoints);
     std::filesystem::path file_of(const std::string& upload_id) const;
 
+    // Lets a queued background task find out that the frontiers are gone.
+    struct Lifetime {
+        std::mutex mutex;
+        std::condition_variable idle;
+        bool closed = false;
+        unsigned running = 0;
+    };
+
     const LocalLayout& layout_;
     core::WorkerPool* pool_;
+    std::shared_ptr<Lifetime> lifetime_ = std::make_shared<Lifetime>();
     std::mutex mutex_;  // guards entries_
     std::unordered_map<std::string, std::shared_ptr<Entry>> entries_;
     std::atomic<std::uint64_t> background_bytes_{0};
