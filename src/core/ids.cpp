@@ -1,11 +1,15 @@
 #include "core/ids.hpp"
 
+#include <chrono>
+#include <cstdint>
+
 #include "core/hashing.hpp"
 
 namespace audiodrop::core {
 namespace {
 constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
-constexpr std::size_t kRandomBytes = 16;
+constexpr std::size_t kTimeBytes = 6;
+constexpr std::size_t kRandomBytes = 10;
 constexpr std::size_t kEncodedLength = 26;  // ceil(128 / 5)
 }  // namespace
 
@@ -47,7 +51,15 @@ std::optional<std::string> base32_decode(std::string_view text) {
 }
 
 std::string new_id(std::string_view prefix) {
-    return std::string(prefix) + base32_encode(random_bytes(kRandomBytes));
+    const auto ms =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    std::string raw;
+    raw.reserve(kTimeBytes + kRandomBytes);
+    for (std::size_t i = kTimeBytes; i-- > 0;)
+        raw.push_back(static_cast<char>((ms >> (8 * i)) & 0xff));
+    return std::string(prefix) + base32_encode(raw + random_bytes(kRandomBytes));
 }
 
 bool looks_like_id(std::string_view id, std::string_view prefix) {

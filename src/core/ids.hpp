@@ -6,8 +6,11 @@
 
 namespace audiodrop::core {
 
-// A random identifier with a readable prefix ("file_", "upload_", "pc_"): 128 bits
-// from the CSPRNG, lowercase base32, so it is safe in URLs, paths and object keys.
+// A unique identifier with a readable prefix ("file_", "upload_", "pc_"): the time in
+// milliseconds (48 bits) then 80 bits from the CSPRNG, in lowercase base32, so it is
+// safe in URLs, paths and object keys. Ids made close in time share their first
+// characters, so a database index takes them in a few neighbouring pages instead of
+// one random page each.
 std::string new_id(std::string_view prefix);
 
 // True when `id` has `prefix` followed only by characters new_id produces.

@@ -48,7 +48,8 @@ class ObjectStore {
     // Parts received so far, ascending by part number.
     virtual core::Result<std::vector<PartInfo>> list_parts(const std::string& key,
                                                            const std::string& upload_id) = 0;
-    // Assembles `parts` (ascending, each ETag matching the stored part) into the object
+    // Assembles `parts` (ascending, each ETag matching the stored part; a store may
+    // refuse, with invalid_input, a list that leaves out a part it holds) into the object
     // `key` and returns its size and MD5. When expected_md5 is given and differs, fails
     // with Reason::digest_mismatch and leaves the upload open, or, where the store cannot
     // reopen an assembled upload (S3), drops the object and fails with

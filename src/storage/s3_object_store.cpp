@@ -136,6 +136,12 @@ core::Result<void> S3ObjectStore::assemble(const std::string& key, const std::st
         return store_error(r, "complete", upload_name(key, upload_id));
     }
     auto refused = store_error(r, "complete", upload_name(key, upload_id));
+    if (refused.kind == ErrorKind::unavailable && upload_is_gone(key, upload_id)) {
+        // Ceph RGW answers a complete of an upload it no longer has with 500 "multipart
+        // completion already in progress", not NoSuchUpload: ask it plainly.
+        refused = make_error(ErrorKind::not_found, "NoSuchUpload",
+                             "the object store has no " + upload_name(key, upload_id));
+    }
     if (refused.code != "NoSuchUpload") return refused;
     // Gone: either abandoned, or a concurrent complete (another replica) already made
     // the object. Only an object assembled from exactly these parts counts as done.
@@ -145,6 +151,12 @@ core::Result<void> S3ObjectStore::assemble(const std::string& key, const std::st
         return {};
     }
     return refused;
+}
+
+bool S3ObjectStore::upload_is_gone(const std::string& key, const std::string& upload_id) {
+    auto r = client_.send(
+        s3::S3Request{"GET", key, {{"uploadId", upload_id}, {"max-parts", "1"}}, {}, {}});
+    return r && r->status == 404;
 }
 
 core::Result<ObjectInfo> S3ObjectStore::hash_object(const std::string& key) {

@@ -13,6 +13,9 @@
 //   MD5 differs from the one the client expected, the assembled object is deleted and
 //   complete fails with "BadDigestUploadConsumed" instead of leaving the upload open.
 // - stat's md5 is known only for objects S3 stored in one piece (plain-MD5 ETag).
+// - Some stores (Ceph RGW) refuse a complete that leaves out a part they hold, with
+//   InvalidPart; AWS S3 and MinIO discard such parts. The service always names every
+//   part, so this only shows through the interface.
 //
 // Thread-safe; S3 decides races between replicas, and the metadata store decides
 // which outcome the API reports.
@@ -54,6 +57,8 @@ class S3ObjectStore final : public ObjectStore {
     // concurrent complete already assembled `key` from exactly these parts.
     core::Result<void> assemble(const std::string& key, const std::string& upload_id,
                                 const std::vector<PartRef>& parts);
+    // ListParts says the multipart upload does not exist (any other answer: it may).
+    bool upload_is_gone(const std::string& key, const std::string& upload_id);
     // Reads the object back once: its size and MD5.
     core::Result<ObjectInfo> hash_object(const std::string& key);
 

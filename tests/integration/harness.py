@@ -262,6 +262,10 @@ class Server:
             self.stop()
         else:
             self.kill9()
+        # The bytes go now (benchmarks leave gigabytes); the log stays until main()
+        # has shown it for a failure.
+        if os.path.dirname(self.data_dir) == self.root:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
         return False
 
 

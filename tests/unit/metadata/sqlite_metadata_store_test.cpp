@@ -43,8 +43,9 @@ std::string query_text(sqlite3* db, const std::string& sql) {
     return row && *row ? stmt->text(0) : std::string();
 }
 
-// Takes a database back to schema 2: what migration 3 added.
-constexpr const char* kDropSchema3 =
+// Takes a database back to schema 2: undoes migrations 4 and 3.
+constexpr const char* kBackToSchema2 =
+    "CREATE INDEX uploads_by_owner ON uploads (client_id, user_id, state); "
     "DROP TRIGGER open_upload_counted; DROP TRIGGER open_upload_closed; "
     "DROP TRIGGER open_upload_removed; DROP TABLE open_upload_counts;";
 
@@ -145,7 +146,7 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema1IsUpgradedKeepingItsRows) {
         // What a build of schema 1 left: no request_counts (migration 2), no
         // open_upload_counts (migration 3).
         auto raw = raw_connection(path);
-        ASSERT_TRUE(sqlite::exec(raw.get(), kDropSchema3, "drop"));
+        ASSERT_TRUE(sqlite::exec(raw.get(), kBackToSchema2, "drop"));
         ASSERT_TRUE(sqlite::exec(raw.get(), "DROP TABLE request_counts", "drop"));
         ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 1", "downgrade"));
     }
@@ -175,7 +176,7 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema2CountsTheOpenUploadsItHolds) {
     }
     {
         auto raw = raw_connection(path);
-        ASSERT_TRUE(sqlite::exec(raw.get(), kDropSchema3, "drop"));
+        ASSERT_TRUE(sqlite::exec(raw.get(), kBackToSchema2, "drop"));
         ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 2", "downgrade"));
     }
     auto store = open_or_fail(path);
