@@ -122,10 +122,29 @@ std::string canonical_path(std::string_view decoded_path) {
     return uri_encode(decoded_path.empty() ? std::string_view("/") : decoded_path, false);
 }
 
+// The signing key changes once a day for a given secret, region and service, and
+// deriving it costs four HMACs: each thread keeps the last one it derived.
+const core::Sha256Digest& cached_signing_key(std::string_view secret_key, std::string_view date,
+                                             std::string_view region, std::string_view service) {
+    thread_local struct {
+        std::string secret_key, date, region, service;
+        core::Sha256Digest key{};
+    } last;
+    if (last.secret_key != secret_key || last.date != date || last.region != region ||
+        last.service != service) {
+        last.key = signing_key(secret_key, date, region, service);
+        last.secret_key = secret_key;
+        last.date = date;
+        last.region = region;
+        last.service = service;
+    }
+    return last.key;
+}
+
 std::string sign(const Credentials& creds, std::string_view date, std::string_view region,
                  std::string_view service, std::string_view time, std::string_view request) {
     const std::string scope = credential_scope(date, region, service);
-    return signature(signing_key(creds.secret_key, date, region, service),
+    return signature(cached_signing_key(creds.secret_key, date, region, service),
                      string_to_sign(time, scope, request));
 }
 
