@@ -104,20 +104,39 @@ std::string Statement::text(int column) const {
                        static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column)));
 }
 
+namespace {
+
+// A statement without results, prepared once on `session`.
+core::Result<void> run_prepared(Session& session, std::string_view sql, std::string_view doing) {
+    AUDIODROP_TRY_ASSIGN(auto stmt, session.statement(sql));
+    AUDIODROP_TRY(stmt.step(doing));
+    return {};
+}
+
+}  // namespace
+
 core::Result<Transaction> Transaction::begin_immediate(sqlite3* db) {
-    auto begun = exec(db, "BEGIN IMMEDIATE", "begin a transaction");
-    if (!begun) return begun.error();
-    return Transaction(db);
+    AUDIODROP_TRY(exec(db, "BEGIN IMMEDIATE", "begin a transaction"));
+    return Transaction(db, nullptr);
+}
+
+core::Result<Transaction> Transaction::begin_immediate(Session& session) {
+    AUDIODROP_TRY(run_prepared(session, "BEGIN IMMEDIATE", "begin a transaction"));
+    return Transaction(session.db(), &session);
 }
 
 Transaction::~Transaction() {
-    // Best effort: a failed ROLLBACK leaves SQLite to roll back when the
-    // connection closes or the next transaction begins.
-    if (db_ != nullptr) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    // Best effort, and only while one is open (a failure may have ended it): a failed
+    // ROLLBACK leaves SQLite to roll back when the connection closes or the next
+    // transaction begins.
+    if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
 }
 
 core::Result<void> Transaction::commit() {
-    auto done = exec(db_, "COMMIT", "commit a transaction");
+    auto done = session_ != nullptr ? run_prepared(*session_, "COMMIT", "commit a transaction")
+                                    : exec(db_, "COMMIT", "commit a transaction");
     if (done) db_ = nullptr;
     return done;
 }

@@ -90,15 +90,20 @@ class Session {
 class Transaction {
   public:
     static core::Result<Transaction> begin_immediate(sqlite3* db);
-    Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+    // The same on a Session, with its prepared statements (a batch per commit adds up).
+    static core::Result<Transaction> begin_immediate(Session& session);
+    Transaction(Transaction&& other) noexcept : db_(other.db_), session_(other.session_) {
+        other.db_ = nullptr;
+    }
     Transaction& operator=(Transaction&&) = delete;
     ~Transaction();
 
     core::Result<void> commit();
 
   private:
-    explicit Transaction(sqlite3* db) : db_(db) {}
-    sqlite3* db_;  // null once committed or moved from
+    Transaction(sqlite3* db, Session* session) : db_(db), session_(session) {}
+    sqlite3* db_;       // null once committed or moved from
+    Session* session_;  // when begun on one
 };
 
 }  // namespace audiodrop::metadata::sqlite

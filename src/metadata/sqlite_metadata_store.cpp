@@ -181,16 +181,18 @@ void SqliteMetadataStore::commit_batch(const std::vector<PendingWrite*>& batch) 
     const auto fail_all = [&](const core::Error& e) {
         for (auto* w : batch) w->fail(e);
     };
-    auto tx = sqlite::Transaction::begin_immediate(writer_.db());
+    auto tx = sqlite::Transaction::begin_immediate(writer_);
     if (!tx) return fail_all(tx.error());
     for (auto* w : batch) {
-        // A savepoint each: a write that fails undoes only itself.
-        auto begun = sqlite::exec(writer_.db(), "SAVEPOINT w", "begin a savepoint");
-        if (!begun) return fail_all(begun.error());
-        const bool ok = w->run(writer_);
-        auto ended = sqlite::exec(writer_.db(), ok ? "RELEASE w" : "ROLLBACK TO w; RELEASE w",
-                                  "end a savepoint");
-        if (!ended) return fail_all(ended.error());
+        // Each write is one statement, and SQLite undoes a statement that fails (a
+        // quota, a duplicate) without touching the rest of the transaction...
+        w->run(writer_);
+        if (sqlite3_get_autocommit(writer_.db()) != 0) {
+            // ...unless the failure was one that ends the transaction (a full disk, an
+            // I/O error): then nothing in the batch happened.
+            return fail_all(sqlite::to_error(writer_.db(), sqlite3_errcode(writer_.db()),
+                                             "write a batch of changes"));
+        }
     }
     // Until here no write has been reported; if the commit fails, none happened.
     if (auto committed = tx->commit(); !committed) fail_all(committed.error());

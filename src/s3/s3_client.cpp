@@ -364,21 +364,32 @@ core::Result<S3Response> S3Client::get(const std::string& key, const BodySink& s
     return head;
 }
 
+core::Result<PresignInput> S3Client::presign_input(std::string_view method, const std::string& key,
+                                                   std::chrono::seconds ttl) const {
+    AUDIODROP_TRY(check_presign_ttl(ttl));
+    return PresignInput{std::string(method),
+                        host_endpoint(),
+                        object_path(key),
+                        {},
+                        clock_.now(),
+                        ttl,
+                        options_.address.region,
+                        "s3"};
+}
+
 core::Result<std::string> S3Client::presign(std::string_view method, const std::string& key,
                                             QueryParams query, std::chrono::seconds ttl) const {
-    if (ttl.count() <= 0 || ttl.count() > kMaxExpiresSeconds) {
-        return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
-                                "a presigned URL must expire within 1 second to 7 days");
-    }
-    PresignInput in{std::string(method),
-                    host_endpoint(),
-                    object_path(key),
-                    std::move(query),
-                    clock_.now(),
-                    ttl,
-                    options_.address.region,
-                    "s3"};
+    AUDIODROP_TRY_ASSIGN(auto in, presign_input(method, key, ttl));
+    in.query = std::move(query);
     return presign_url(options_.credentials, in);
+}
+
+core::Result<std::vector<std::string>> S3Client::presign_parts(const std::string& key,
+                                                               const std::string& upload_id,
+                                                               std::uint32_t part_count,
+                                                               std::chrono::seconds ttl) const {
+    AUDIODROP_TRY_ASSIGN(auto in, presign_input("PUT", key, ttl));
+    return presign_upload_parts(options_.credentials, std::move(in), upload_id, part_count);
 }
 
 }  // namespace audiodrop::s3

@@ -89,6 +89,11 @@ class S3Client {
     // invalid_input unless ttl is within S3's 1 second to 7 days.
     core::Result<std::string> presign(std::string_view method, const std::string& key,
                                       QueryParams query, std::chrono::seconds ttl) const;
+    // The UploadPart URLs of parts 1..part_count (see presign_upload_parts).
+    core::Result<std::vector<std::string>> presign_parts(const std::string& key,
+                                                         const std::string& upload_id,
+                                                         std::uint32_t part_count,
+                                                         std::chrono::seconds ttl) const;
 
     const BucketAddress& address() const { return options_.address; }
 
@@ -103,6 +108,8 @@ class S3Client {
     core::Error unreachable(int curl_code) const;
     void back_off(unsigned attempt) const;
     std::string host_endpoint() const;  // endpoint with the bucket in the host when virtual
+    core::Result<PresignInput> presign_input(std::string_view method, const std::string& key,
+                                             std::chrono::seconds ttl) const;
     std::string object_path(const std::string& key) const;
 
     void* acquire_handle();

@@ -323,14 +323,23 @@ std::string signature(const core::Sha256Digest& key, std::string_view string_to_
     return core::to_hex(core::hmac_sha256(key, string_to_sign));
 }
 
-std::string presign_url(const Credentials& creds, const PresignInput& in) {
-    const std::string time = amz_date(in.now);
-    const std::string date = time.substr(0, 8);
+namespace {
+
+// presign_url's work up to the signature: the canonical request and the URL without
+// its signature.
+struct Unsigned {
+    std::string time, date, request, url;
+};
+
+Unsigned unsigned_presign(const Credentials& creds, const PresignInput& in) {
+    Unsigned out;
+    out.time = amz_date(in.now);
+    out.date = out.time.substr(0, 8);
     const QueryParams auth = {
         {"X-Amz-Algorithm", std::string(kAlgorithm)},
         {"X-Amz-Credential",
-         creds.access_key + "/" + credential_scope(date, in.region, in.service)},
-        {"X-Amz-Date", time},
+         creds.access_key + "/" + credential_scope(out.date, in.region, in.service)},
+        {"X-Amz-Date", out.time},
         {"X-Amz-Expires", std::to_string(in.expires.count())},
         {"X-Amz-SignedHeaders", "host"},
     };
@@ -338,15 +347,87 @@ std::string presign_url(const Credentials& creds, const PresignInput& in) {
     all.insert(all.end(), auth.begin(), auth.end());
 
     const std::string path = canonical_path(in.path);
-    const std::string request =
+    out.request =
         canonical_request(in.method, path, canonical_query_string(all),
                           "host:" + signing_host(in.endpoint) + "\n", "host", kUnsignedPayload);
+    out.url = in.endpoint + path + "?";
+    if (!in.query.empty()) out.url += encode_in_order(in.query) + "&";
+    out.url += encode_in_order(auth);
+    out.url += "&X-Amz-Signature=";
+    return out;
+}
 
-    std::string url = in.endpoint + path + "?";
-    if (!in.query.empty()) url += encode_in_order(in.query) + "&";
-    url += encode_in_order(auth);
-    url += "&X-Amz-Signature=" + sign(creds, date, in.region, in.service, time, request);
-    return url;
+// `text` split around the one place `marker` occurs; nullopt unless exactly one.
+std::optional<std::pair<std::string, std::string>> split_at(const std::string& text,
+                                                            std::string_view marker) {
+    const auto at = text.find(marker);
+    if (at == std::string::npos || text.find(marker, at + 1) != std::string::npos) {
+        return std::nullopt;
+    }
+    return std::pair{text.substr(0, at), text.substr(at + marker.size())};
+}
+
+}  // namespace
+
+std::string presign_url(const Credentials& creds, const PresignInput& in) {
+    auto u = unsigned_presign(creds, in);
+    return u.url + sign(creds, u.date, in.region, in.service, u.time, u.request);
+}
+
+core::Result<void> check_presign_ttl(std::chrono::seconds ttl) {
+    if (ttl.count() <= 0 || ttl.count() > kMaxExpiresSeconds) {
+        return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
+                                "a presigned URL must expire within 1 second to 7 days");
+    }
+    return {};
+}
+
+std::vector<std::string> presign_upload_parts(const Credentials& creds, PresignInput in,
+                                              const std::string& upload_id,
+                                              std::uint32_t part_count) {
+    in.query = {{"partNumber", ""}, {"uploadId", upload_id}};
+    std::vector<std::string> numbers;
+    numbers.reserve(part_count);
+    for (std::uint32_t n = 1; n <= part_count; ++n) numbers.push_back(std::to_string(n));
+    return presign_urls(creds, in, "partNumber", numbers);
+}
+
+std::vector<std::string> presign_urls(const Credentials& creds, const PresignInput& in,
+                                      std::string_view varying,
+                                      const std::vector<std::string>& values) {
+    // Presign once with a marker for the varying value, then only splice values in.
+    constexpr std::string_view kMarker = "AUDIODROPPRESIGNVALUE";
+    PresignInput marked = in;
+    for (auto& [name, value] : marked.query) {
+        if (name == varying) value = kMarker;
+    }
+    const auto u = unsigned_presign(creds, marked);
+    const auto request = split_at(u.request, kMarker);
+    const auto url = split_at(u.url, kMarker);
+    std::vector<std::string> out;
+    out.reserve(values.size());
+    if (!request || !url) {
+        // The marker also occurs elsewhere (a key that holds it): the plain way.
+        for (const auto& value : values) {
+            for (auto& [name, v] : marked.query) {
+                if (name == varying) v = value;
+            }
+            out.push_back(presign_url(creds, marked));
+        }
+        return out;
+    }
+    const auto& key = cached_signing_key(creds.secret_key, u.date, in.region, in.service);
+    const std::string scope = credential_scope(u.date, in.region, in.service);
+    std::string one_request;
+    for (const auto& value : values) {
+        const std::string encoded = uri_encode(value, true);
+        one_request.assign(request->first).append(encoded).append(request->second);
+        std::string one_url = url->first;
+        one_url.append(encoded).append(url->second);
+        one_url += signature(key, string_to_sign(u.time, scope, one_request));
+        out.push_back(std::move(one_url));
+    }
+    return out;
 }
 
 SignedRequest sign_headers(const Credentials& creds, const HeaderSignInput& in) {

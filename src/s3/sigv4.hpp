@@ -81,6 +81,24 @@ struct PresignInput {
 // 1..kMaxExpiresSeconds (it refuses others).
 std::string presign_url(const Credentials& creds, const PresignInput& in);
 
+// invalid_input "InvalidArgument" unless `ttl` is within S3's 1 second to 7 days.
+core::Result<void> check_presign_ttl(std::chrono::seconds ttl);
+
+// The UploadPart URLs of parts 1..part_count of multipart upload `upload_id`: `in`
+// (method PUT, the object's path) with partNumber and uploadId in its query.
+std::vector<std::string> presign_upload_parts(const Credentials& creds, PresignInput in,
+                                              const std::string& upload_id,
+                                              std::uint32_t part_count);
+
+// presign_url for requests that differ only in the value of one query parameter, such
+// as the parts of a multipart upload (partNumber): everything else is encoded,
+// canonicalised and keyed once, and each URL then costs one SHA-256 and one HMAC.
+// `in.query` names `varying` (its value there is ignored). The URLs are byte for byte
+// what presign_url gives for each value.
+std::vector<std::string> presign_urls(const Credentials& creds, const PresignInput& in,
+                                      std::string_view varying,
+                                      const std::vector<std::string>& values);
+
 // Header list in the order given; names compared case-insensitively where it matters.
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 

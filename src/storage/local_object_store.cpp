@@ -223,39 +223,36 @@ core::Result<std::string> LocalObjectStore::create_multipart(const std::string& 
     return sealer_.mint(UploadRecord{key, max_part_size, core::to_unix(clock_.now())});
 }
 
-core::Result<std::string> LocalObjectStore::presign_part(const std::string& key,
-                                                         const std::string& upload_id,
-                                                         std::uint32_t part_number,
-                                                         std::chrono::seconds ttl) {
+core::Result<std::vector<std::string>> LocalObjectStore::presign_parts(const std::string& key,
+                                                                       const std::string& upload_id,
+                                                                       std::uint32_t part_count,
+                                                                       std::chrono::seconds ttl) {
     if (!is_valid_key(key)) return invalid_key(key);
     if (!is_valid_upload_id(upload_id)) return no_such_upload(upload_id);
-    if (!is_valid_part_number(part_number)) return invalid_part_number(part_number);
-    return presign("PUT", key,
-                   {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}}, ttl);
+    if (part_count > kMaxPartNumber) return invalid_part_number(part_count);
+    AUDIODROP_TRY_ASSIGN(auto in, presign_input("PUT", key, ttl));
+    return s3::presign_upload_parts(options_.credentials, std::move(in), upload_id, part_count);
 }
 
 core::Result<std::string> LocalObjectStore::presign_get(const std::string& key,
                                                         std::chrono::seconds ttl) {
     if (!is_valid_key(key)) return invalid_key(key);
-    return presign("GET", key, {}, ttl);
+    AUDIODROP_TRY_ASSIGN(const auto in, presign_input("GET", key, ttl));
+    return s3::presign_url(options_.credentials, in);
 }
 
-core::Result<std::string> LocalObjectStore::presign(std::string method, const std::string& key,
-                                                    s3::QueryParams query,
-                                                    std::chrono::seconds ttl) const {
-    if (ttl.count() <= 0 || ttl.count() > s3::kMaxExpiresSeconds) {
-        return core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
-                                "a presigned URL must expire within 1 second to 7 days");
-    }
+core::Result<s3::PresignInput> LocalObjectStore::presign_input(std::string method,
+                                                               const std::string& key,
+                                                               std::chrono::seconds ttl) const {
+    AUDIODROP_TRY(s3::check_presign_ttl(ttl));
     s3::PresignInput in;
     in.method = std::move(method);
     in.endpoint = options_.public_url;
     in.path = "/" + options_.bucket + "/" + key;
-    in.query = std::move(query);
     in.now = clock_.now();
     in.expires = ttl;
     in.region = options_.region;
-    return s3::presign_url(options_.credentials, in);
+    return in;
 }
 
 core::Result<LocalObjectStore::KnownUpload> LocalObjectStore::find_upload(

@@ -96,9 +96,10 @@ class LocalObjectStore final : public ObjectStore, public EmbeddedBucket {
     // ObjectStore
     core::Result<std::string> create_multipart(const std::string& key,
                                                std::uint64_t max_part_size) override;
-    core::Result<std::string> presign_part(const std::string& key, const std::string& upload_id,
-                                           std::uint32_t part_number,
-                                           std::chrono::seconds ttl) override;
+    core::Result<std::vector<std::string>> presign_parts(const std::string& key,
+                                                         const std::string& upload_id,
+                                                         std::uint32_t part_count,
+                                                         std::chrono::seconds ttl) override;
     core::Result<std::vector<PartInfo>> list_parts(const std::string& key,
                                                    const std::string& upload_id) override;
     core::Result<ObjectInfo> complete(const std::string& key, const std::string& upload_id,
@@ -154,8 +155,9 @@ class LocalObjectStore final : public ObjectStore, public EmbeddedBucket {
     // replacing an older object of that key, then drops the parts it did not name.
     core::Result<void> finish_complete(const Manifest& manifest);
     core::Result<void> recover_upload(const std::string& upload_id);
-    core::Result<std::string> presign(std::string method, const std::string& key,
-                                      s3::QueryParams query, std::chrono::seconds ttl) const;
+    // What every URL presigned for `key` shares: the endpoint, the path, the time.
+    core::Result<s3::PresignInput> presign_input(std::string method, const std::string& key,
+                                                 std::chrono::seconds ttl) const;
 
     Options options_;
     const core::Clock& clock_;

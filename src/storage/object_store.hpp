@@ -40,11 +40,12 @@ class ObjectStore {
     // where the store can enforce it. Returns the store's upload id.
     virtual core::Result<std::string> create_multipart(const std::string& key,
                                                        std::uint64_t max_part_size) = 0;
-    // A URL the client PUTs one part's bytes to; computed locally, no network call.
-    virtual core::Result<std::string> presign_part(const std::string& key,
-                                                   const std::string& upload_id,
-                                                   std::uint32_t part_number,
-                                                   std::chrono::seconds ttl) = 0;
+    // The URLs the client PUTs parts 1..part_count to, in order; computed locally, no
+    // network call.
+    virtual core::Result<std::vector<std::string>> presign_parts(const std::string& key,
+                                                                 const std::string& upload_id,
+                                                                 std::uint32_t part_count,
+                                                                 std::chrono::seconds ttl) = 0;
     // Parts received so far, ascending by part number.
     virtual core::Result<std::vector<PartInfo>> list_parts(const std::string& key,
                                                            const std::string& upload_id) = 0;

@@ -89,12 +89,11 @@ core::Result<std::string> S3ObjectStore::create_multipart(const std::string& key
     return s3::parse_upload_id(r.body);
 }
 
-core::Result<std::string> S3ObjectStore::presign_part(const std::string& key,
-                                                      const std::string& upload_id,
-                                                      std::uint32_t part_number,
-                                                      std::chrono::seconds ttl) {
-    return client_.presign(
-        "PUT", key, {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}}, ttl);
+core::Result<std::vector<std::string>> S3ObjectStore::presign_parts(const std::string& key,
+                                                                    const std::string& upload_id,
+                                                                    std::uint32_t part_count,
+                                                                    std::chrono::seconds ttl) {
+    return client_.presign_parts(key, upload_id, part_count, ttl);
 }
 
 core::Result<std::vector<PartInfo>> S3ObjectStore::list_parts(const std::string& key,

@@ -38,9 +38,10 @@ class S3ObjectStore final : public ObjectStore {
 
     core::Result<std::string> create_multipart(const std::string& key,
                                                std::uint64_t max_part_size) override;
-    core::Result<std::string> presign_part(const std::string& key, const std::string& upload_id,
-                                           std::uint32_t part_number,
-                                           std::chrono::seconds ttl) override;
+    core::Result<std::vector<std::string>> presign_parts(const std::string& key,
+                                                         const std::string& upload_id,
+                                                         std::uint32_t part_count,
+                                                         std::chrono::seconds ttl) override;
     core::Result<std::vector<PartInfo>> list_parts(const std::string& key,
                                                    const std::string& upload_id) override;
     core::Result<ObjectInfo> complete(const std::string& key, const std::string& upload_id,

@@ -91,12 +91,12 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
         return r.error();
     }
 
+    AUDIODROP_TRY_ASSIGN(auto urls, objects_.presign_parts(u.object_key, u.storage_upload_id,
+                                                           plan.part_count, options_.upload_ttl));
     StartedUpload out{u.file_id, u.upload_id, plan.chunk_size, {}};
-    out.parts.reserve(plan.part_count);
-    for (std::uint32_t n = 1; n <= plan.part_count; ++n) {
-        AUDIODROP_TRY_ASSIGN(auto url, objects_.presign_part(u.object_key, u.storage_upload_id, n,
-                                                             options_.upload_ttl));
-        out.parts.push_back(PresignedPart{n, std::move(url)});
+    out.parts.reserve(urls.size());
+    for (std::uint32_t n = 1; n <= urls.size(); ++n) {
+        out.parts.push_back(PresignedPart{n, std::move(urls[n - 1])});
     }
     return out;
 }

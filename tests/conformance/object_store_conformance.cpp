@@ -259,8 +259,9 @@ class S3Backend final : public Backend {
 
     core::Result<std::string> put_part(const std::string& key, const std::string& upload_id,
                                        std::uint32_t part_number, std::string_view bytes) override {
-        AUDIODROP_TRY_ASSIGN(const auto url,
-                             store_->presign_part(key, upload_id, part_number, kClientUrlTtl));
+        AUDIODROP_TRY_ASSIGN(const auto urls,
+                             store_->presign_parts(key, upload_id, part_number, kClientUrlTtl));
+        const auto& url = urls.back();
         AUDIODROP_TRY_ASSIGN(const auto answer, send_to_presigned("PUT", url, bytes));
         if (answer.status != 200)
             return refused("PUT of part " + std::to_string(part_number), answer);
@@ -555,8 +556,11 @@ TEST_P(ObjectStoreConformance, PresignedUrlsPointAtThePublicEndpointAndCarryThei
     const auto id = start_upload(k);
     // Computed locally: neither key has an object, nor the upload a part, for a store to
     // look up.
-    for (const auto& url :
-         {store().presign_part(k, id, 7, kTtl), store().presign_get(key("never-made.mp3"), kTtl)}) {
+    auto parts = store().presign_parts(k, id, 7, kTtl);
+    ASSERT_TRUE(parts) << parts.error().message;
+    ASSERT_EQ(parts->size(), 7u);
+    for (const auto& url : {core::Result<std::string>(parts->back()),
+                            store().presign_get(key("never-made.mp3"), kTtl)}) {
         ASSERT_TRUE(url) << url.error().message;
         EXPECT_EQ(origin_of(*url), backend().public_endpoint()) << *url;
         EXPECT_EQ(query_parameter(*url, "X-Amz-Expires"), std::to_string(kTtl.count())) << *url;

@@ -193,6 +193,48 @@ TEST(PresignUrl, PutsRequestParamsFirstInGivenOrderAndSignatureLast) {
     EXPECT_EQ(url.size(), prefix.size() + 64);
 }
 
+// presign_urls splices each value into one presigned template: it must give exactly
+// what presign_url gives for each value, however the path and values encode.
+void expect_same_as_one_at_a_time(const std::string& path, const std::vector<std::string>& values) {
+    PresignInput in;
+    in.method = "PUT";
+    in.endpoint = "http://127.0.0.1:9000";
+    in.path = path;
+    in.query = {{"partNumber", "ignored"}, {"uploadId", "upload_x=y"}};
+    in.now = kAwsExampleTime;
+    const auto urls = presign_urls(kAwsExample, in, "partNumber", values);
+    ASSERT_EQ(urls.size(), values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        PresignInput one = in;
+        one.query[0].second = values[i];
+        EXPECT_EQ(urls[i], presign_url(kAwsExample, one)) << values[i];
+    }
+}
+
+TEST(PresignUrls, EqualPresignUrlForEachValue) {
+    expect_same_as_one_at_a_time("/audio/file_1/a b+c.mp3", {"1", "2", "10", "10000", "a b/c="});
+}
+
+TEST(PresignUrls, EqualPresignUrlWhenThePathHoldsTheSpliceMarker) {
+    expect_same_as_one_at_a_time("/audio/AUDIODROPPRESIGNVALUE.mp3", {"1", "2"});
+}
+
+TEST(PresignUploadParts, NamesPartsOneToCountInOrder) {
+    PresignInput in;
+    in.method = "PUT";
+    in.endpoint = "http://127.0.0.1:9000";
+    in.path = "/audio/k.mp3";
+    in.now = kAwsExampleTime;
+    const auto urls = presign_upload_parts(kAwsExample, in, "mpu_1", 3);
+    ASSERT_EQ(urls.size(), 3u);
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+        const std::string expected =
+            "http://127.0.0.1:9000/audio/k.mp3?partNumber=" + std::to_string(i + 1) +
+            "&uploadId=mpu_1&";
+        EXPECT_EQ(urls[i].substr(0, expected.size()), expected);
+    }
+}
+
 TEST(PresignUrl, SignsHostLowercasedWithoutDefaultPort) {
     PresignInput in;
     in.method = "GET";

@@ -388,7 +388,7 @@ TEST_F(LocalStoreTest, InvalidUploadIdsAreNoSuchUpload) {
         EXPECT_EQ(store_->abort(kKey, id).error().code, "NoSuchUpload");
         EXPECT_EQ(store_->complete(kKey, id, {{1, md5_hex("")}}, std::nullopt).error().code,
                   "NoSuchUpload");
-        EXPECT_FALSE(store_->presign_part(kKey, id, 1, core::Seconds{60}).has_value());
+        EXPECT_FALSE(store_->presign_parts(kKey, id, 1, core::Seconds{60}).has_value());
     }
     EXPECT_TRUE(std::filesystem::exists(base_ / "victim" / "upload.json"));
 }

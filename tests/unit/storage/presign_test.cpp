@@ -21,8 +21,10 @@ std::string query_value(const s3::QueryParams& q, const std::string& name) {
 
 TEST_F(LocalStoreTest, PartUrlIsAPathStylePresignedPut) {
     const auto id = create(kKey);
-    auto url = store_->presign_part(kKey, id, 7, core::Seconds{600});
-    ASSERT_TRUE(url.has_value()) << url.error().message;
+    auto urls = store_->presign_parts(kKey, id, 7, core::Seconds{600});
+    ASSERT_TRUE(urls.has_value()) << urls.error().message;
+    ASSERT_EQ(urls->size(), 7u);
+    const auto* url = &urls->back();
     EXPECT_TRUE(url->starts_with("http://127.0.0.1:8081/audiodrop/file_url.mp3?")) << *url;
     EXPECT_NE(url->find("partNumber=7"), std::string::npos);
     EXPECT_NE(url->find("uploadId=" + id), std::string::npos);
@@ -60,9 +62,9 @@ TEST_F(LocalStoreTest, PresignRefusesLifetimesS3WouldRefuse) {
     const auto id = create(kKey);
     EXPECT_EQ(store_->presign_get(kKey, core::Seconds{0}).error().kind,
               core::ErrorKind::invalid_input);
-    EXPECT_EQ(store_->presign_part(kKey, id, 1, core::Seconds{8 * 24 * 3600}).error().kind,
+    EXPECT_EQ(store_->presign_parts(kKey, id, 1, core::Seconds{8 * 24 * 3600}).error().kind,
               core::ErrorKind::invalid_input);
-    EXPECT_EQ(store_->presign_part(kKey, id, 0, core::Seconds{60}).error().kind,
+    EXPECT_EQ(store_->presign_parts(kKey, id, 10001, core::Seconds{60}).error().kind,
               core::ErrorKind::invalid_input);
     EXPECT_TRUE(store_->presign_get(kKey, core::Seconds{7 * 24 * 3600}).has_value());
 }

@@ -27,8 +27,10 @@ S3ObjectStore store_for(const std::string& endpoint, bool path_style, const Fake
 TEST(S3ObjectStore, PartUrlsAreVirtualHostedByDefault) {
     FakeClock clock;
     auto store = store_for("https://s3.eu-west-1.amazonaws.com", false, clock);
-    auto url = store.presign_part("file_a.mp3", "2~upload", 3, std::chrono::seconds{3600});
-    ASSERT_TRUE(url) << url.error().message;
+    auto urls = store.presign_parts("file_a.mp3", "2~upload", 3, std::chrono::seconds{3600});
+    ASSERT_TRUE(urls) << urls.error().message;
+    ASSERT_EQ(urls->size(), 3u);
+    const auto* url = &urls->back();
     EXPECT_TRUE(url->starts_with("https://audio-us.s3.eu-west-1.amazonaws.com/file_a.mp3?"))
         << *url;
     EXPECT_NE(url->find("partNumber=3"), std::string::npos);
