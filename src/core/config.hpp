@@ -33,6 +33,9 @@ struct Config {
     std::string s3_access_key;
     std::string s3_secret_key;
     bool s3_path_style = false;
+    // Ranged GETs in flight at once when complete-upload reads an object back for its
+    // MD5: more only pays where one connection to the store is slower than MD5.
+    unsigned s3_read_streams = 1;
 
     // Embedded storage endpoint credentials; generated once into data_dir when unset.
     std::string storage_access_key;

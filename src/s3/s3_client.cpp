@@ -15,6 +15,7 @@ namespace audiodrop::s3 {
 namespace {
 
 constexpr std::size_t kMaxIdleHandles = 32;
+constexpr long kReadBufferBytes = 512 * 1024;  // CURL_MAX_READ_SIZE on older libcurl
 
 std::string lowercase(std::string_view s) {
     std::string out(s);
@@ -33,7 +34,7 @@ bool retryable_status(long status) { return status == 429 || status >= 500; }
 
 // Where a transfer's answer goes; curl's callbacks get it as their user pointer.
 struct Transfer {
-    S3Response* response;
+    S3Response* response = nullptr;
     // For a range of get(): the body goes here instead (see RangeRead).
     std::function<void(std::string_view)> body;
 };
@@ -181,6 +182,8 @@ void* S3Client::configure(void* handle, const S3Request& request) const {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     } else if (request.method == "GET") {
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+        // Object bytes come in large reads: fewer calls into the kernel and into the sink.
+        curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kReadBufferBytes);
     } else {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
@@ -242,7 +245,7 @@ struct S3Client::RangeRead {
     CURL* curl = nullptr;
     curl_slist* headers = nullptr;
     S3Response response;  // status and, on failure, the error document
-    Transfer transfer{&response, {}};
+    Transfer transfer;    // points at `response` once started
 };
 
 core::Error S3Client::range_failed(const std::string& key, const RangeRead& range) const {
@@ -268,11 +271,14 @@ core::Result<S3Response> S3Client::get(const std::string& key, const BodySink& s
                                 "the object store gave no size or ETag for " + key);
     }
 
-    std::vector<RangeRead> ranges;
-    for (std::uint64_t at = 0; at < size; at += options_.read_range_bytes) {
+    // One stream reads the object in one request: ranges only pay where several run.
+    const std::uint64_t range_bytes = options_.read_parallel > 1 ? options_.read_range_bytes : size;
+    std::vector<RangeRead> ranges;  // never grows once a transfer points into it
+    ranges.reserve(static_cast<std::size_t>((size - 1) / range_bytes + 1));
+    for (std::uint64_t at = 0; at < size; at += range_bytes) {
         ranges.emplace_back();
         ranges.back().first = at;
-        ranges.back().length = std::min(options_.read_range_bytes, size - at);
+        ranges.back().length = std::min(range_bytes, size - at);
     }
     CURLM* multi = curl_multi_init();
     const auto stop = [&](RangeRead& r) {
@@ -287,6 +293,7 @@ core::Result<S3Response> S3Client::get(const std::string& key, const BodySink& s
     const auto start = [&](RangeRead& r) {
         ++r.attempts;
         r.response = S3Response{};
+        r.transfer.response = &r.response;
         r.curl = static_cast<CURL*>(acquire_handle());
         const S3Request request{"GET",
                                 key,

@@ -49,6 +49,7 @@ core::Result<ObjectBackend> open_objects(const core::Config& config, const core:
         options.address = s3::BucketAddress{config.s3_endpoint, config.s3_bucket, config.s3_region,
                                             config.s3_path_style};
         options.credentials = s3::Credentials{config.s3_access_key, config.s3_secret_key};
+        options.read_parallel = config.s3_read_streams;
         AUDIODROP_TRY_ASSIGN(auto store, storage::S3ObjectStore::open(std::move(options), clock));
         return ObjectBackend{std::move(store), nullptr, nullptr};
     }

@@ -92,6 +92,10 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
     option(app, "s3-region", c.s3_region, "SigV4 region of --s3-endpoint");
     option(app, "s3-access-key", c.s3_access_key, "Access key for --s3-endpoint");
     option(app, "s3-secret-key", c.s3_secret_key, "Secret key for --s3-endpoint");
+    option(app, "s3-read-streams", c.s3_read_streams,
+           "Ranged GETs at once when complete-upload reads an object back for its MD5 (more "
+           "than 1 helps where one connection to the store is slower than ~800 MB/s, as on AWS)")
+        ->check(CLI::Range(1u, 16u));
     app.add_flag("--s3-path-style", c.s3_path_style,
                  "Address the bucket as endpoint/bucket/key (Ceph RGW, MinIO) rather than "
                  "bucket.endpoint/key")

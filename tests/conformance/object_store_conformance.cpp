@@ -298,6 +298,10 @@ class S3Backend final : public Backend {
         options.address = s3::BucketAddress{
             *endpoint, *bucket, variable("AUDIODROP_TEST_S3_REGION").value_or("us-east-1"), true};
         options.credentials = {*access_key, *secret_key};
+        // Several small ranges in flight: objects here are a few MiB, and reading them
+        // back is to go through the parallel, reordering path.
+        options.read_parallel = 3;
+        options.read_range_bytes = 1024 * 1024;
         return options;
     }
 
