@@ -1,15 +1,11 @@
 #include "core/log.hpp"
 
-#include <pthread.h>
-#include <spdlog/async_logger.h>
-#include <spdlog/sinks/stdout_sinks.h>
-
 #include <nlohmann/json.hpp>
+
+#include "core/buffered_stderr_sink.hpp"
 
 namespace audiodrop::core {
 namespace {
-
-constexpr std::size_t kQueuedLines = 16384;
 
 bool needs_quotes(std::string_view v) {
     if (v.empty()) return true;
@@ -54,23 +50,15 @@ std::string json_members(std::initializer_list<LogField> fields) {
 
 Log::Log(LogFormat format)
     : format_(format),
-      writer_(std::make_shared<spdlog::details::thread_pool>(
-          kQueuedLines, 1, [] { pthread_setname_np(pthread_self(), "log"); })),
-      logger_(std::make_shared<spdlog::async_logger>(
-          "audiodrop", std::make_shared<spdlog::sinks::stderr_sink_mt>(), writer_,
-          spdlog::async_overflow_policy::overrun_oldest)) {
+      logger_(
+          std::make_shared<spdlog::logger>("audiodrop", std::make_shared<BufferedStderrSink>())) {
     logger_->set_pattern(format == LogFormat::json
                              ? R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l"%v})"
                              : "ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v",
                          spdlog::pattern_time_type::utc);
-    logger_->flush_on(spdlog::level::info);
 }
 
-Log::~Log() {
-    logger_->flush();
-    logger_.reset();
-    writer_.reset();  // joins the writer once every queued line is out
-}
+Log::~Log() { logger_->flush(); }
 
 void Log::write(spdlog::level::level_enum level, std::initializer_list<LogField> fields) const {
     logger_->log(level, format_ == LogFormat::json ? json_members(fields) : logfmt(fields));

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <spdlog/async_logger.h>
-#include <spdlog/details/thread_pool.h>
 #include <spdlog/logger.h>
 
 #include <cstdint>
@@ -44,9 +42,8 @@ struct LogField {
 
 // Structured events, one line each on stderr: logfmt ("ts=... level=info key=value")
 // or one JSON object per line. Created once in main and passed down; thread-safe.
-// A background thread writes the lines, so logging never blocks a network thread on a
-// slow stderr; should lines pile up faster than stderr takes them, the oldest are
-// dropped rather than waited for. Destroying the Log writes out what is queued.
+// A background thread writes the lines (BufferedStderrSink), so logging never blocks a
+// network thread on a slow stderr. Destroying the Log writes out what is pending.
 class Log {
   public:
     explicit Log(LogFormat format);
@@ -62,7 +59,6 @@ class Log {
     void write(spdlog::level::level_enum level, std::initializer_list<LogField> fields) const;
 
     LogFormat format_;
-    std::shared_ptr<spdlog::details::thread_pool> writer_;
     std::shared_ptr<spdlog::logger> logger_;
 };
 
