@@ -35,11 +35,11 @@ unsigned network_threads(const core::Config& config) {
 
 WorkerPools::WorkerPools(const core::Config& c)
     : metadata(pool(c, "metadata", or_default(c.metadata_threads, metadata_default(c)))),
-      // Bulk work (a part's bytes written and hashed) a little below the network
-      // threads, so a request that needs a millisecond is not queued behind it...
-      storage(pool(c, "storage", or_default(c.storage_threads, storage_default(c)), 5)),
-      // ...and below the whole-file MD5 too: a frontier that falls behind the parts
-      // arriving leaves complete to hash the rest itself, while the client waits.
+      // Bulk work (a part's bytes written and hashed) well below the network threads,
+      // so a request that needs a millisecond is not queued behind it, and below the
+      // whole-file MD5: a frontier that falls behind the parts arriving leaves complete
+      // to hash the rest itself, while the client waits.
+      storage(pool(c, "storage", or_default(c.storage_threads, storage_default(c)), 10)),
       hash(pool(c, "hash", or_default(c.hash_threads, cores()))),
       // Logins wait a little rather than take the CPU from uploads in flight.
       argon2(pool(c, "argon2", or_default(c.argon2_threads, cores()), 5)) {}
