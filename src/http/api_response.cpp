@@ -34,10 +34,18 @@ unsigned api_status(core::ErrorKind kind) {
 }
 
 StringResponse api_json(unsigned status, const nlohmann::ordered_json& body) {
+    return api_json_text(status, encode_json(body));
+}
+
+std::string encode_json(const nlohmann::ordered_json& body) {
+    return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+StringResponse api_json_text(unsigned status, std::string body) {
     StringResponse res{static_cast<bhttp::status>(status), 11};
     res.set(bhttp::field::content_type, "application/json");
     res.set(bhttp::field::cache_control, "no-store");
-    res.body() = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    res.body() = std::move(body);
     res.prepare_payload();
     return res;
 }

@@ -15,5 +15,8 @@ unsigned api_status(core::ErrorKind kind);
 // Retry-After when the error says how long to wait.
 StringResponse api_error(const core::Error& error, const std::string& request_id);
 StringResponse api_json(unsigned status, const nlohmann::ordered_json& body);
+// The same for a body encoded already (by encode_json).
+StringResponse api_json_text(unsigned status, std::string body);
+std::string encode_json(const nlohmann::ordered_json& body);
 
 }  // namespace audiodrop::http

@@ -2,6 +2,7 @@
 
 #include "core/time_format.hpp"
 #include "http/api_handler.hpp"
+#include "http/api_response.hpp"
 #include "http/json_fields.hpp"
 #include "http/request_target.hpp"
 #include "s3/sigv4.hpp"
@@ -46,6 +47,31 @@ core::Result<std::pair<std::string, std::string>> upload_ids_from_query(std::str
     return std::pair{file_id, upload_id};
 }
 
+struct GenerateRequest {
+    std::uint64_t filesize = 0;
+    std::string filetype;
+};
+
+core::Result<GenerateRequest> generate_request(const std::string& text) {
+    AUDIODROP_TRY_ASSIGN(auto req, parse_json_object(text));
+    GenerateRequest out;
+    AUDIODROP_TRY_ASSIGN(out.filesize,
+                         required_positive_integer(req, "filesize", "invalid_filesize"));
+    AUDIODROP_TRY_ASSIGN(out.filetype, required_string(req, "filetype"));
+    return out;
+}
+
+std::string encode_started(const upload::StartedUpload& started) {
+    json parts = json::array();
+    for (const auto& p : started.parts) {
+        parts.push_back({{"PartNumber", p.part_number}, {"PresignedUrl", p.url}});
+    }
+    return encode_json(json{{"FileId", started.file_id},
+                            {"UploadId", started.upload_id},
+                            {"ChunkSize", started.chunk_size},
+                            {"Parts", std::move(parts)}});
+}
+
 std::string file_id_from_path(std::string_view path) {
     return std::string(path.substr(path.rfind('/') + 1));
 }
@@ -66,26 +92,26 @@ asio::awaitable<void> ApiHandler::user_call(Exchange& ex, core::WorkerPool& pool
         }());
 }
 
+// The worker prepares the upload and encodes the answer, then is free again: the
+// answer goes out once the upload's record has committed with others (group commit).
 asio::awaitable<void> ApiHandler::generate_presigned_urls(Exchange& ex) {
-    co_await user_call(
-        ex, pools_.metadata, true,
-        [&](const upload::Owner& owner, const std::string& text) -> core::Result<json> {
-            AUDIODROP_TRY_ASSIGN(auto req, parse_json_object(text));
-            AUDIODROP_TRY_ASSIGN(auto filesize,
-                                 required_positive_integer(req, "filesize", "invalid_filesize"));
-            AUDIODROP_TRY_ASSIGN(auto filetype, required_string(req, "filetype"));
-            AUDIODROP_TRY_ASSIGN(auto started, uploads_.generate(owner, filesize, filetype));
-            metrics_.count_upload_started();
-            json parts = json::array();
-            for (auto& p : started.parts) {
-                parts.push_back(
-                    {{"PartNumber", p.part_number}, {"PresignedUrl", std::move(p.url)}});
-            }
-            return json{{"FileId", started.file_id},
-                        {"UploadId", started.upload_id},
-                        {"ChunkSize", started.chunk_size},
-                        {"Parts", std::move(parts)}};
-        });
+    auto answer = co_await [&]() -> asio::awaitable<core::Result<std::string>> {
+        AUDIODROP_CO_TRY_ASSIGN(const auto owner, user(ex));
+        AUDIODROP_CO_TRY_ASSIGN(auto text, co_await body(ex));
+        co_return co_await offload_until_answered<core::Result<std::string>>(
+            pools_.metadata, [&](auto done) {
+                auto req = generate_request(text);
+                if (!req) return done(req.error());
+                uploads_.generate_async(owner, req->filesize, req->filetype, encode_started,
+                                        std::move(done));
+            });
+    }();
+    if (!answer) {
+        co_await fail(ex, answer.error());
+    } else {
+        metrics_.count_upload_started();
+        co_await ex.send(api_json_text(200, std::move(*answer)));
+    }
 }
 
 asio::awaitable<void> ApiHandler::complete_upload(Exchange& ex) {

@@ -39,11 +39,10 @@ enum class Admission {
 
 namespace detail {
 
-// One offloaded call: the work, and the handler that resumes the coroutine. The
-// handler holds the coroutine, so it must be invoked or destroyed exactly once.
-template <class R, class Work, class Handler>
-struct OffloadJob {
-    Work work;
+// Hands a result back to a suspended coroutine: its handler, run on its own executor.
+// The handler holds the coroutine, so it must be resumed or destroyed exactly once.
+template <class R, class Handler>
+struct Resumer {
     Handler handler;
     asio::executor_work_guard<asio::associated_executor_t<Handler>> guard;
 
@@ -55,6 +54,12 @@ struct OffloadJob {
     }
 };
 
+template <class R, class Handler>
+Resumer<R, Handler> resumer(Handler handler) {
+    auto executor = asio::get_associated_executor(handler);
+    return Resumer<R, Handler>{std::move(handler), asio::make_work_guard(executor)};
+}
+
 }  // namespace detail
 
 // `work` returns a core::Result<T>, and so does the offload: work's own result, or
@@ -63,20 +68,38 @@ template <class Work, class R = std::invoke_result_t<Work&>>
 asio::awaitable<R> offload(core::WorkerPool& pool, Work work,
                            Admission admission = Admission::bounded) {
     auto initiate = [&pool, admission](auto handler, Work work) {
-        using Job = detail::OffloadJob<R, Work, decltype(handler)>;
-        auto executor = asio::get_associated_executor(handler);
-        auto job = std::make_unique<Job>(
-            Job{std::move(work), std::move(handler), asio::make_work_guard(executor)});
-        Job* raw = job.get();
-        core::Task task = [job = std::move(job)]() mutable { job->resume(job->work()); };
+        // Owned by the task; still ours when the pool refuses it.
+        auto job = std::make_unique<std::pair<Work, detail::Resumer<R, decltype(handler)>>>(
+            std::move(work), detail::resumer<R>(std::move(handler)));
+        auto* raw = job.get();
+        core::Task task = [job = std::move(job)]() mutable { job->second.resume(job->first()); };
         if (admission == Admission::admitted) {
             pool.submit(std::move(task));
         } else if (!pool.try_submit(task)) {
-            raw->resume(server_busy(pool));  // `task` still owns the job; it goes with it
+            raw->second.resume(server_busy(pool));  // `task` still owns the job
         }
     };
     co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
         initiate, asio::use_awaitable, std::move(work));
+}
+
+// For work that answers later, through a callback: `start(done)` runs on `pool` and
+// arranges for done(R) to be called once, from any thread (a store's own), without
+// blocking; the coroutine resumes on its own executor with that R. The worker is free
+// as soon as start returns. server_busy as offload() when the pool's queue is full.
+template <class R, class Start>
+asio::awaitable<R> offload_until_answered(core::WorkerPool& pool, Start start) {
+    auto initiate = [&pool](auto handler, Start start) {
+        // Shared: done() may come from any thread, after the task is gone.
+        auto waiting = std::make_shared<detail::Resumer<R, decltype(handler)>>(
+            detail::resumer<R>(std::move(handler)));
+        core::Task task = [start = std::move(start), waiting]() mutable {
+            start([waiting](R result) { waiting->resume(std::move(result)); });
+        };
+        if (!pool.try_submit(task)) waiting->resume(server_busy(pool));
+    };
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
+        initiate, asio::use_awaitable, std::move(start));
 }
 
 }  // namespace audiodrop::http

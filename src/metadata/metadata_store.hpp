@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ class MetadataStore {
     // conflict when file_id or upload_id exists already.
     virtual core::Result<void> create_upload(const UploadRecord& u,
                                              std::uint64_t max_open_uploads) = 0;
+    // create_upload for a caller that must not hold a thread while the write commits:
+    // `done` gets the same result once it is durable, on a thread of the store's, and
+    // must not block. A store without a path of its own answers within this call (so it
+    // is called from a worker, never a network thread).
+    virtual void create_upload_async(const UploadRecord& u, std::uint64_t max_open_uploads,
+                                     std::function<void(core::Result<void>)> done) {
+        done(create_upload(u, max_open_uploads));
+    }
     virtual core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) = 0;
     // Open uploads of one user, for the per-user quota.
     virtual core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,

@@ -1,7 +1,10 @@
 #include "metadata/sqlite_metadata_store.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
+#include <semaphore>
 #include <thread>
 
 #include "metadata/sql_encoding.hpp"
@@ -105,9 +108,16 @@ core::Result<sqlite::Connection> open_connection(const std::string& path, int fl
 }  // namespace
 
 SqliteMetadataStore::SqliteMetadataStore(std::string path, sqlite::Connection writer)
-    : path_(std::move(path)), writer_(std::move(writer)) {}
+    : path_(std::move(path)), writer_(std::move(writer)), committer_([this] { commit_loop(); }) {}
 
-SqliteMetadataStore::~SqliteMetadataStore() = default;
+SqliteMetadataStore::~SqliteMetadataStore() {
+    {
+        std::lock_guard lock(queue_mutex_);
+        stopping_ = true;  // what is queued is still committed
+    }
+    queued_changed_.notify_all();
+    committer_.join();
+}
 
 int SqliteMetadataStore::schema_version() { return sqlite::latest_schema_version(); }
 
@@ -135,55 +145,81 @@ core::Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(
 template <class Op>
 auto SqliteMetadataStore::write(Op op) -> std::invoke_result_t<Op&, sqlite::Session&> {
     using R = std::invoke_result_t<Op&, sqlite::Session&>;
-    std::optional<R> result;
-    PendingWrite mine{[&](sqlite::Session& s) {
-                          result.emplace(op(s));
-                          return static_cast<bool>(*result);
-                      },
-                      [&](const core::Error& e) { result.emplace(e); }};
-    group_commit(mine);
-    return std::move(*result);
+    // Shared with the committer, which may still hold it when the waiter has gone on.
+    struct Waiting {
+        std::optional<R> result;
+        std::binary_semaphore finished{0};
+    };
+    auto waiting = std::make_shared<Waiting>();
+    auto w = std::make_shared<PendingWrite>();
+    w->run = [&op, waiting](sqlite::Session& s) {
+        waiting->result.emplace(op(s));
+        return static_cast<bool>(*waiting->result);
+    };
+    w->fail = [waiting](const core::Error& e) { waiting->result.emplace(e); };
+    w->finished = [waiting] { waiting->finished.release(); };
+    enqueue(std::move(w));
+    waiting->finished.acquire();
+    return std::move(*waiting->result);
 }
 
-void SqliteMetadataStore::group_commit(PendingWrite& mine) {
-    std::unique_lock lock(write_mutex_);
-    queued_.push_back(&mine);
-    for (;;) {
-        if (committing_) {
-            // Each waiter is woken alone, when its batch is done or it is to lead the
-            // next: no herd of waiters waking to find nothing for them.
-            lock.unlock();
-            mine.wake.acquire();
-            lock.lock();
-            if (mine.done) return;
-            continue;
+template <class Op, class Done>
+void SqliteMetadataStore::write_async(Op op, Done done) {
+    using R = std::invoke_result_t<Op&, sqlite::Session&>;
+    auto result = std::make_shared<std::optional<R>>();
+    auto w = std::make_shared<PendingWrite>();
+    w->run = [op = std::move(op), result](sqlite::Session& s) mutable {
+        result->emplace(op(s));
+        return static_cast<bool>(**result);
+    };
+    w->fail = [result](const core::Error& e) { result->emplace(e); };
+    w->finished = [result, done = std::move(done)]() mutable { done(std::move(**result)); };
+    enqueue(std::move(w));
+}
+
+void SqliteMetadataStore::enqueue(std::shared_ptr<PendingWrite> w) {
+    {
+        std::lock_guard lock(queue_mutex_);
+        if (!stopping_) {
+            queued_.push_back(std::move(w));
+            w = nullptr;
         }
-        // Lead a batch: everything queued while the last one committed.
-        committing_ = true;
+    }
+    if (w) {
+        w->fail(core::make_error(core::ErrorKind::unavailable, "metadata_unavailable",
+                                 "The metadata store is closing."));
+        w->finished();
+        return;
+    }
+    queued_changed_.notify_one();
+}
+
+void SqliteMetadataStore::commit_loop() {
+    pthread_setname_np(pthread_self(), "sqlite-commit");
+    std::vector<std::shared_ptr<PendingWrite>> batch;
+    std::unique_lock lock(queue_mutex_);
+    for (;;) {
+        queued_changed_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
+        if (queued_.empty()) return;  // stopping, and nothing left
+        // Everything that queued while the last batch committed, up to a bound.
         const auto n = static_cast<long>(std::min(queued_.size(), kMaxBatch));
-        std::vector<PendingWrite*> batch(queued_.begin(), queued_.begin() + n);
+        batch.assign(queued_.begin(), queued_.begin() + n);
         queued_.erase(queued_.begin(), queued_.begin() + n);
         lock.unlock();
         commit_batch(batch);
+        for (const auto& w : batch) w->finished();
+        batch.clear();
         lock.lock();
-        committing_ = false;
-        for (auto* w : batch) {
-            w->done = true;
-            if (w != &mine) w->wake.release();  // it returns once it gets the lock
-        }
-        if (!mine.done) continue;  // a longer queue than one batch: lead again
-        if (!queued_.empty()) queued_.front()->wake.release();
-        return;
     }
 }
 
-void SqliteMetadataStore::commit_batch(const std::vector<PendingWrite*>& batch) {
+void SqliteMetadataStore::commit_batch(const std::vector<std::shared_ptr<PendingWrite>>& batch) {
     const auto fail_all = [&](const core::Error& e) {
-        for (auto* w : batch) w->fail(e);
+        for (const auto& w : batch) w->fail(e);
     };
     auto tx = sqlite::Transaction::begin_immediate(writer_);
     if (!tx) return fail_all(tx.error());
-    for (auto* w : batch) {
+    for (const auto& w : batch) {
         // Each write is one statement, and SQLite undoes a statement that fails (a
         // quota, a duplicate) without touching the rest of the transaction...
         w->run(writer_);
@@ -284,51 +320,65 @@ core::Result<std::optional<RefreshToken>> SqliteMetadataStore::spend_refresh_tok
     });
 }
 
+namespace {
+
+// The one statement of create_upload.
+core::Result<void> insert_upload(sqlite::Session& s, const UploadRecord& u,
+                                 std::uint64_t max_open_uploads) {
+    // open_upload_counts is kept by triggers (schema 3) in this same transaction.
+    AUDIODROP_TRY_ASSIGN(
+        auto stmt,
+        s.statement("INSERT INTO uploads (" + std::string(kUploadColumns) +
+                    ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                    "WHERE coalesce((SELECT open FROM open_upload_counts WHERE client_id = ?3 "
+                    "AND user_id = ?4), 0) < ?17"));
+    std::optional<std::int64_t> completed_at;
+    if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
+    stmt.bind(1, u.file_id)
+        .bind(2, u.upload_id)
+        .bind(3, u.client_id)
+        .bind(4, u.user_id)
+        .bind(5, to_sql(u.filesize))
+        .bind(6, u.filetype)
+        .bind(7, to_sql(u.chunk_size))
+        .bind(8, std::int64_t{u.part_count})
+        .bind(9, u.object_key)
+        .bind(10, u.storage_upload_id)
+        .bind(11, to_string(u.state))
+        .bind(12, core::to_unix(u.created_at))
+        .bind(13, core::to_unix(u.expires_at))
+        .bind(14, completed_at)
+        .bind(15, u.file_md5)
+        .bind(16, u.part_list_digest)
+        .bind(17, static_cast<std::int64_t>(std::min<std::uint64_t>(max_open_uploads, INT64_MAX)));
+    const int rc = stmt.step_raw();
+    if (is_uniqueness_violation(rc)) {
+        return core::make_error(core::ErrorKind::conflict, "upload_exists",
+                                "An upload with file_id " + u.file_id + " or upload_id " +
+                                    u.upload_id + " exists already.");
+    }
+    if (rc != SQLITE_DONE) return sqlite::to_error(s.db(), rc, "create an upload");
+    if (sqlite3_changes(s.db()) == 0) {
+        return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
+                                "user " + u.user_id + " has " + std::to_string(max_open_uploads) +
+                                    " open uploads already",
+                                core::Reason::open_upload_quota);
+    }
+    return {};
+}
+
+}  // namespace
+
 core::Result<void> SqliteMetadataStore::create_upload(const UploadRecord& u,
                                                       std::uint64_t max_open_uploads) {
-    return write([&](sqlite::Session& s) -> core::Result<void> {
-        // open_upload_counts is kept by triggers (schema 3) in this same transaction.
-        AUDIODROP_TRY_ASSIGN(
-            auto stmt,
-            s.statement("INSERT INTO uploads (" + std::string(kUploadColumns) +
-                        ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
-                        "WHERE coalesce((SELECT open FROM open_upload_counts WHERE client_id = ?3 "
-                        "AND user_id = ?4), 0) < ?17"));
-        std::optional<std::int64_t> completed_at;
-        if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
-        stmt.bind(1, u.file_id)
-            .bind(2, u.upload_id)
-            .bind(3, u.client_id)
-            .bind(4, u.user_id)
-            .bind(5, to_sql(u.filesize))
-            .bind(6, u.filetype)
-            .bind(7, to_sql(u.chunk_size))
-            .bind(8, std::int64_t{u.part_count})
-            .bind(9, u.object_key)
-            .bind(10, u.storage_upload_id)
-            .bind(11, to_string(u.state))
-            .bind(12, core::to_unix(u.created_at))
-            .bind(13, core::to_unix(u.expires_at))
-            .bind(14, completed_at)
-            .bind(15, u.file_md5)
-            .bind(16, u.part_list_digest)
-            .bind(17,
-                  static_cast<std::int64_t>(std::min<std::uint64_t>(max_open_uploads, INT64_MAX)));
-        const int rc = stmt.step_raw();
-        if (is_uniqueness_violation(rc)) {
-            return core::make_error(core::ErrorKind::conflict, "upload_exists",
-                                    "An upload with file_id " + u.file_id + " or upload_id " +
-                                        u.upload_id + " exists already.");
-        }
-        if (rc != SQLITE_DONE) return sqlite::to_error(s.db(), rc, "create an upload");
-        if (sqlite3_changes(s.db()) == 0) {
-            return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
-                                    "user " + u.user_id + " has " +
-                                        std::to_string(max_open_uploads) + " open uploads already",
-                                    core::Reason::open_upload_quota);
-        }
-        return {};
-    });
+    return write([&](sqlite::Session& s) { return insert_upload(s, u, max_open_uploads); });
+}
+
+void SqliteMetadataStore::create_upload_async(const UploadRecord& u, std::uint64_t max_open_uploads,
+                                              std::function<void(core::Result<void>)> done) {
+    write_async(
+        [u, max_open_uploads](sqlite::Session& s) { return insert_upload(s, u, max_open_uploads); },
+        std::move(done));
 }
 
 core::Result<std::optional<UploadRecord>> SqliteMetadataStore::find_upload(

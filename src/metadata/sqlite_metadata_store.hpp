@@ -11,11 +11,12 @@
 // - Durable once a call returns: WAL journal with synchronous=FULL, so a committed
 //   change survives a crash or power loss. foreign_keys is on for later migrations;
 //   the tables reference no others yet (partners are never deleted).
-// - Group commit: writes go through one writer connection. A write that arrives while
-//   another batch commits waits, and the next batch commits every write that queued
-//   meanwhile in one transaction, with one fsync; each write runs in a savepoint of
-//   its own, so one that fails (a quota, a duplicate) leaves the others alone. A call
-//   returns only after its batch has committed: what it reports is durable.
+// - Group commit: one committer thread owns the writer connection. Writes queue for
+//   it, and it commits everything queued while the last batch committed in one
+//   transaction, with one fsync. Each write is one statement, which SQLite undoes
+//   alone when it fails (a quota, a duplicate), leaving the others in the batch. A call
+//   returns (create_upload_async answers) only after its batch has committed: what it
+//   reports is durable.
 // - Every write is one SQL statement; compare-and-set methods (mark_completed,
 //   transition, spend_refresh_token) decide in that single statement, so they hold
 //   across threads and across processes sharing the file.
@@ -28,12 +29,13 @@
 //   "refresh_token_exists" (conflict).
 // - remove_upload of an unknown file_id succeeds, so a retried sweep is harmless.
 
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <semaphore>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -65,6 +67,8 @@ class SqliteMetadataStore final : public MetadataStore {
 
     core::Result<void> create_upload(const UploadRecord& u,
                                      std::uint64_t max_open_uploads) override;
+    void create_upload_async(const UploadRecord& u, std::uint64_t max_open_uploads,
+                             std::function<void(core::Result<void>)> done) override;
     core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) override;
     core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,
                                                    const std::string& user_id) override;
@@ -84,32 +88,39 @@ class SqliteMetadataStore final : public MetadataStore {
 
   private:
     // One write waiting for its batch: run() executes it in the batch's transaction and
-    // says whether it succeeded; fail() replaces its result when the batch cannot commit.
+    // says whether it succeeded; fail() replaces its result when the batch cannot
+    // commit; finished() hands the result on once the batch is over.
     struct PendingWrite {
         std::function<bool(sqlite::Session&)> run;
         std::function<void(const core::Error&)> fail;
-        bool done = false;              // guarded by write_mutex_
-        std::binary_semaphore wake{0};  // done, or it leads the next batch
+        std::function<void()> finished;
     };
 
     SqliteMetadataStore(std::string path, sqlite::Connection writer);
 
-    // Runs `op` (Session& -> Result<T>) as one write of a group commit.
+    // Runs `op` (Session& -> Result<T>) as one write of a group commit, and waits.
     template <class Op>
     auto write(Op op) -> std::invoke_result_t<Op&, sqlite::Session&>;
-    void group_commit(PendingWrite& mine);
-    void commit_batch(const std::vector<PendingWrite*>& batch);
+    // The same without waiting: `done` gets the result on the committer thread.
+    template <class Op, class Done>
+    void write_async(Op op, Done done);
+    void enqueue(std::shared_ptr<PendingWrite> w);
+    // The committer thread: takes what is queued, commits it as one batch, repeats.
+    void commit_loop();
+    void commit_batch(const std::vector<std::shared_ptr<PendingWrite>>& batch);
 
     // Runs `op` (Session& -> Result<T>) on a reader connection.
     template <class Op>
     auto read(Op op) -> std::invoke_result_t<Op&, sqlite::Session&>;
 
     std::string path_;
-    sqlite::Session writer_;  // used by the batch's leader only
+    sqlite::Session writer_;  // the committer's alone
 
-    std::mutex write_mutex_;
-    std::deque<PendingWrite*> queued_;
-    bool committing_ = false;
+    std::mutex queue_mutex_;
+    std::condition_variable queued_changed_;
+    std::deque<std::shared_ptr<PendingWrite>> queued_;
+    bool stopping_ = false;
+    std::thread committer_;
 
     std::mutex readers_mutex_;
     std::vector<std::unique_ptr<sqlite::Session>> idle_readers_;

@@ -128,7 +128,7 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
             "On SIGTERM, time in-flight requests get to finish");
     option(app, "threads", c.threads, "Network threads (0: one per core, at least 2)");
     option(app, "metadata-threads", c.metadata_threads,
-           "Threads for database calls (0: 32 on SQLite, --database-connections on PostgreSQL)");
+           "Threads for database calls (0: 8 on SQLite, --database-connections on PostgreSQL)");
     option(app, "storage-threads", c.storage_threads,
            "Threads for disk writes, fsync and rename, or calls to S3 (0: 4 on local disk, 16 "
            "on S3)");

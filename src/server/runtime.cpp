@@ -83,7 +83,8 @@ int serve(core::Config config, const core::Logger& logger) {
     if (!objects) return fail(logger, objects.error());
 
     auth::AuthService auth(**metadata, clock, config.token_signing_key, auth_options(config));
-    upload::UploadService uploads(**metadata, *objects->store, clock, upload_options(config));
+    upload::UploadService uploads(**metadata, *objects->store, clock, upload_options(config),
+                                  &pools.storage);
     http::Metrics metrics;
     metrics.watch_pools({&pools.metadata, &pools.storage, &pools.hash, &pools.argon2});
     watch_hashing(metrics, objects->local);

@@ -17,11 +17,11 @@ core::WorkerPool::Options pool(const core::Config& c, std::string name, unsigned
     return core::WorkerPool::Options{std::move(name), threads, c.worker_queue, nice};
 }
 
-// On SQLite a write waits in its thread for the group commit it joins: a batch holds
-// at most as many writes as there are threads, so there are plenty (a waiting thread
-// costs little). PostgreSQL needs a connection per concurrent call.
+// SQLite's writes queue for its own committer thread (creating an upload does not even
+// wait in a thread), so a few threads serve it; PostgreSQL needs a connection per
+// concurrent call.
 unsigned metadata_default(const core::Config& c) {
-    return c.database_url.empty() ? 32 : c.database_connections;
+    return c.database_url.empty() ? 8 : c.database_connections;
 }
 
 // Local disks do several fsyncs at once well; S3 calls are round trips, mostly waiting.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <future>
 
 #include "core/ids.hpp"
 
@@ -42,11 +43,17 @@ core::Error upload_not_found() {
 }  // namespace
 
 UploadService::UploadService(metadata::MetadataStore& metadata, storage::ObjectStore& objects,
-                             const core::Clock& clock, UploadOptions options)
-    : metadata_(metadata), objects_(objects), clock_(clock), options_(std::move(options)) {}
+                             const core::Clock& clock, UploadOptions options,
+                             core::WorkerPool* background)
+    : metadata_(metadata),
+      objects_(objects),
+      clock_(clock),
+      options_(std::move(options)),
+      background_(background) {}
 
-core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uint64_t filesize,
-                                                    std::string_view filetype) {
+core::Result<UploadService::Prepared> UploadService::prepare(const Owner& owner,
+                                                             std::uint64_t filesize,
+                                                             std::string_view filetype) {
     if (filesize == 0) {
         return make_error(ErrorKind::invalid_input, "invalid_filesize",
                           "filesize must be a positive integer (bytes)");
@@ -80,17 +87,7 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
     u.expires_at = now + options_.upload_ttl;
     AUDIODROP_TRY_ASSIGN(u.storage_upload_id,
                          objects_.create_multipart(u.object_key, plan.chunk_size));
-    // The quota is checked with the insert, atomically, so racing requests never pass it.
-    if (auto r = metadata_.create_upload(u, options_.max_open_uploads_per_user); !r) {
-        // No URL of this upload ever left the service. Should the abort fail too, S3 keeps
-        // an upload nothing refers to, until the bucket's lifecycle rule drops it.
-        (void)objects_.abort(u.object_key, u.storage_upload_id);
-        if (r.error().reason == core::Reason::open_upload_quota) {
-            return too_many_open_uploads(options_.max_open_uploads_per_user);
-        }
-        return r.error();
-    }
-
+    // Signed before the record is stored: after the commit only the answer is left.
     AUDIODROP_TRY_ASSIGN(auto urls, objects_.presign_parts(u.object_key, u.storage_upload_id,
                                                            plan.part_count, options_.upload_ttl));
     StartedUpload out{u.file_id, u.upload_id, plan.chunk_size, {}};
@@ -98,7 +95,49 @@ core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uin
     for (std::uint32_t n = 1; n <= urls.size(); ++n) {
         out.parts.push_back(PresignedPart{n, std::move(urls[n - 1])});
     }
-    return out;
+    return Prepared{std::move(u), std::move(out)};
+}
+
+void UploadService::generate_async(const Owner& owner, std::uint64_t filesize,
+                                   std::string_view filetype, const EncodeStarted& encode,
+                                   std::function<void(core::Result<std::string>)> done) {
+    auto prepared = prepare(owner, filesize, filetype);
+    if (!prepared) return done(prepared.error());
+    const UploadRecord record = prepared->record;
+    // The quota is checked with the insert, atomically, so racing requests never pass it.
+    metadata_.create_upload_async(
+        record, options_.max_open_uploads_per_user,
+        [this, answer = encode(prepared->started), record,
+         done = std::move(done)](core::Result<void> stored) mutable {
+            if (stored) return done(std::move(answer));
+            discard(record);
+            if (stored.error().reason == core::Reason::open_upload_quota) {
+                return done(too_many_open_uploads(options_.max_open_uploads_per_user));
+            }
+            done(stored.error());
+        });
+}
+
+core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uint64_t filesize,
+                                                    std::string_view filetype) {
+    std::optional<StartedUpload> started;
+    std::promise<core::Result<std::string>> stored;
+    generate_async(
+        owner, filesize, filetype,
+        [&started](const StartedUpload& s) {
+            started = s;
+            return std::string();
+        },
+        [&stored](core::Result<std::string> r) { stored.set_value(std::move(r)); });
+    AUDIODROP_TRY(stored.get_future().get());
+    return std::move(*started);
+}
+
+void UploadService::discard(const UploadRecord& u) {
+    // No URL of this upload ever left the service. Should the abort fail too, S3 keeps an
+    // upload nothing refers to, until the bucket's lifecycle rule drops it.
+    core::Task abort = [this, u] { (void)objects_.abort(u.object_key, u.storage_upload_id); };
+    if (background_ == nullptr || !background_->try_submit(abort)) abort();
 }
 
 core::Result<UploadRecord> UploadService::find_owned(const Owner& owner, const std::string& file_id,

@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/worker_pool.hpp"
 #include "metadata/metadata_store.hpp"
 #include "storage/object_store.hpp"
 #include "upload/completion_check.hpp"
@@ -76,13 +78,25 @@ struct FileView {
 // concurrent calls (or replicas) end in exactly one outcome. Thread-safe.
 class UploadService {
   public:
+    // `background` runs clean-up nobody waits for (dropping the object store's upload
+    // of a generate whose record was refused); null: done at once, in the caller.
     UploadService(metadata::MetadataStore& metadata, storage::ObjectStore& objects,
-                  const core::Clock& clock, UploadOptions options);
+                  const core::Clock& clock, UploadOptions options,
+                  core::WorkerPool* background = nullptr);
 
     // Errors: invalid_input "filesize_too_large" / "unsupported_filetype";
     // rate_limited "too_many_open_uploads".
     core::Result<StartedUpload> generate(const Owner& owner, std::uint64_t filesize,
                                          std::string_view filetype);
+    // generate for a caller that must not hold a thread while the record commits: the
+    // checks, the object store's upload and the URLs happen in this call, and so does
+    // encode(started), the caller's answer, made while the record commits. `done` gets
+    // that answer once the record is durable (or the error), on the metadata store's
+    // thread, and must not block.
+    using EncodeStarted = std::function<std::string(const StartedUpload&)>;
+    void generate_async(const Owner& owner, std::uint64_t filesize, std::string_view filetype,
+                        const EncodeStarted& encode,
+                        std::function<void(core::Result<std::string>)> done);
     // See DESIGN §2 complete-upload for every rule; idempotent for the same part list.
     core::Result<CompletedFile> complete(const Owner& owner, const CompleteRequest& req);
     core::Result<ReceivedParts> list_parts(const Owner& owner, const std::string& file_id,
@@ -105,6 +119,15 @@ class UploadService {
     core::Result<void> check_ready();
 
   private:
+    // A generate up to storing its record.
+    struct Prepared {
+        metadata::UploadRecord record;
+        StartedUpload started;
+    };
+    core::Result<Prepared> prepare(const Owner& owner, std::uint64_t filesize,
+                                   std::string_view filetype);
+    // Drops the object store's upload of a record that was refused.
+    void discard(const metadata::UploadRecord& u);
     core::Result<metadata::UploadRecord> find_owned(const Owner& owner, const std::string& file_id,
                                                     std::string_view not_found_code);
     core::Result<metadata::UploadRecord> find_owned_upload(const Owner& owner,
@@ -128,6 +151,7 @@ class UploadService {
     storage::ObjectStore& objects_;
     const core::Clock& clock_;
     UploadOptions options_;
+    core::WorkerPool* background_;
 };
 
 }  // namespace audiodrop::upload

@@ -1,6 +1,8 @@
 #include "conformance/metadata_store_conformance.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <latch>
 #include <limits>
 #include <mutex>
@@ -330,6 +332,45 @@ TEST_P(MetadataStoreConformance, CountOpenUploadsCountsOnlyThatUsersOpenOnes) {
 
     ASSERT_TRUE(store().transition("file_a1", UploadState::open, UploadState::aborted));
     EXPECT_EQ(count("pc_a", "user-1"), 1u);
+}
+
+// create_upload_async's answer, waited for (bounded).
+core::Result<void> created_async(MetadataStore& store, const UploadRecord& u, std::uint64_t quota) {
+    std::promise<core::Result<void>> answer;
+    store.create_upload_async(u, quota,
+                              [&answer](core::Result<void> r) { answer.set_value(std::move(r)); });
+    auto future = answer.get_future();
+    if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        return core::make_error(core::ErrorKind::internal, "test", "no answer in 30 s");
+    }
+    return future.get();
+}
+
+TEST_P(MetadataStoreConformance, AnUploadCreatedAsynchronouslyIsThereOnceAnswered) {
+    UploadRecord u = make_upload("async");
+    auto created = created_async(store(), u, 10);
+    ASSERT_TRUE(created) << created.error().message;
+    auto found = store().find_upload(u.file_id);
+    ASSERT_TRUE(found && found->has_value());
+    EXPECT_EQ((*found)->upload_id, u.upload_id);
+}
+
+TEST_P(MetadataStoreConformance, AsynchronousCreatesKeepTheQuota) {
+    std::vector<std::thread> threads;
+    std::atomic<int> stored{0}, refused{0};
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&, i] {
+            auto r = created_async(store(), make_upload("aq" + std::to_string(i)), 3);
+            if (r) {
+                ++stored;
+            } else if (r.error().reason == core::Reason::open_upload_quota) {
+                ++refused;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(stored.load(), 3);
+    EXPECT_EQ(refused.load(), 5);
 }
 
 TEST_P(MetadataStoreConformance, EveryWayOutOfOpenFreesAQuotaSlot) {

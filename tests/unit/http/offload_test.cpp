@@ -45,19 +45,38 @@ asio::awaitable<void> offload_once(core::WorkerPool& pool, Admission admission, 
     seen.resumed_on_strand = strand.running_in_this_thread();
 }
 
+// The same with work that answers later: start() parks its callback in `parked`, and
+// whoever calls it (from any thread) resumes the coroutine.
+using Answer = std::function<void(core::Result<int>)>;
+asio::awaitable<void> answered_later_once(core::WorkerPool& pool, Strand strand, Seen& seen,
+                                          std::promise<Answer>& parked) {
+    seen.result = co_await offload_until_answered<core::Result<int>>(pool, [&](Answer done) {
+        seen.work_thread = std::this_thread::get_id();
+        seen.work_ran = true;
+        parked.set_value(std::move(done));
+    });
+    seen.resumed_thread = std::this_thread::get_id();
+    seen.resumed_on_strand = strand.running_in_this_thread();
+}
+
 class OffloadTest : public ::testing::Test {
   protected:
     // Runs offload_once on a strand of an io_context that one thread serves, calls
     // `meanwhile` from the test's thread, and waits (bounded) for the coroutine to end.
     void run(Admission admission, const std::function<void()>& meanwhile = {}) {
+        run_coroutine([&](Strand strand) { return offload_once(pool_, admission, strand, seen_); },
+                      meanwhile);
+    }
+
+    void run_coroutine(const std::function<asio::awaitable<void>(Strand)>& coroutine,
+                       const std::function<void()>& meanwhile) {
         asio::io_context ioc;
         Strand strand = asio::make_strand(ioc);
         std::promise<void> ended;
-        asio::co_spawn(strand, offload_once(pool_, admission, strand, seen_),
-                       [&](std::exception_ptr e) {
-                           EXPECT_FALSE(e) << "the coroutine threw";
-                           ended.set_value();
-                       });
+        asio::co_spawn(strand, coroutine(strand), [&](std::exception_ptr e) {
+            EXPECT_FALSE(e) << "the coroutine threw";
+            ended.set_value();
+        });
         std::thread io([&] { ioc.run(); });
         io_thread_ = io.get_id();
         if (meanwhile) meanwhile();
@@ -125,6 +144,33 @@ TEST_F(OffloadTest, AdmittedWorkQueuesEvenWhenThePoolIsFull) {
     EXPECT_EQ(*seen_.result, 42);
     EXPECT_EQ(pool_.stats().refused, 0u);
     EXPECT_NE(seen_.work_thread, io_thread_);
+    expect_resumed_on_the_io_strand();
+}
+
+TEST_F(OffloadTest, WorkAnsweredLaterResumesTheCoroutineWithTheAnswerOnItsStrand) {
+    std::promise<Answer> parked;
+    run_coroutine([&](Strand strand) { return answered_later_once(pool_, strand, seen_, parked); },
+                  [&] {
+                      auto answer = parked.get_future();
+                      ASSERT_EQ(answer.wait_for(kWaitLimit), std::future_status::ready);
+                      // The pool's thread is free again before the answer comes.
+                      EXPECT_TRUE(eventually([&] { return pool_.stats().running == 0; }));
+                      answer.get()(core::Result<int>(7));  // from the test's own thread
+                  });
+    ASSERT_TRUE(seen_.result.has_value());
+    EXPECT_EQ(*seen_.result, 7);
+    EXPECT_NE(seen_.work_thread, io_thread_);
+    expect_resumed_on_the_io_strand();
+}
+
+TEST_F(OffloadTest, WorkAnsweredLaterIsRefusedByAFullPool) {
+    ASSERT_NO_FATAL_FAILURE(fill_pool());
+    std::promise<Answer> parked;
+    run_coroutine([&](Strand strand) { return answered_later_once(pool_, strand, seen_, parked); },
+                  {});
+    ASSERT_FALSE(seen_.result.has_value());
+    EXPECT_EQ(seen_.result.error().reason, core::Reason::server_busy);
+    EXPECT_FALSE(seen_.work_ran);
     expect_resumed_on_the_io_strand();
 }
 
