@@ -160,6 +160,7 @@ core::Result<PartnerTokens> AuthService::issue_partner_token(std::string_view cl
         AUDIODROP_TRY_ASSIGN(found, store_.find_partner(id));
     }
     if (!found) {
+        // Only the time it takes matters: an unknown client costs what a wrong secret does.
         (void)verify_secret(secret_key, kDummySecretHash);
         return invalid_client();
     }
