@@ -30,7 +30,6 @@ usage: bench/peers.py [--mib 1024] [--runs 3] [--only ROW,...] [--skip-s3] [--js
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import http.client
 import json
 import math
@@ -55,10 +54,10 @@ ROOT = os.path.dirname(HERE)
 PEERS_DIR = os.path.join(HERE, "peers")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
+from bench_support import get_and_md5, md5_of_prefix, write_random_file  # noqa: E402
 
 MiB = 1024 * 1024
 PART = 5 * MiB
-PIECE = 4 * MiB  # read size when writing or hashing the file
 CREATE_FILESIZE = 10 * MiB  # the upload the creation-rate rows announce
 S3_MIB = 256  # size of the upload completed on Ceph RGW
 S3RVER_BUCKET = "bench"
@@ -120,30 +119,6 @@ def brief(value):
 
 def megabytes_per_second(size, seconds):
     return size / 1e6 / seconds
-
-
-def make_random_file(path, size):
-    """Writes `size` random bytes in pieces; returns their MD5 (hex)."""
-    md5 = hashlib.md5()
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            piece = os.urandom(min(PIECE, left))
-            md5.update(piece)
-            f.write(piece)
-            left -= len(piece)
-    return md5.hexdigest()
-
-
-def md5_of_prefix(path, length):
-    md5 = hashlib.md5()
-    with open(path, "rb") as f:
-        left = length
-        while left:
-            piece = f.read(min(PIECE, left))
-            md5.update(piece)
-            left -= len(piece)
-    return md5.hexdigest()
 
 
 def read_part(path, offset, length):
@@ -500,7 +475,7 @@ class Bench:
     def file_md5(self):
         def make():
             with section(f"writing {self.args.mib} MiB of random bytes"):
-                return make_random_file(self.file, self.size)
+                return write_random_file(self.file, self.size)
         return self.once("file", make)
 
     def runs(self, name, measure_one, warm_up=False):
@@ -929,17 +904,6 @@ class Bench:
             else:
                 replica.stop()
             replica.cleanup()
-
-
-def get_and_md5(url):
-    """GET an object streamed and MD5 it: the least complete-upload on S3 must do."""
-    began = time.perf_counter()
-    md5 = hashlib.md5()
-    with harness.http_session() as s, s.get(url, stream=True, timeout=300) as r:
-        r.raise_for_status()
-        for chunk in r.iter_content(1 << 20):
-            md5.update(chunk)
-    return time.perf_counter() - began, md5.hexdigest()
 
 
 def wait_healthy(server, tries=50, interval=0.2):

@@ -24,17 +24,9 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
 import harness  # noqa: E402
+from bench_support import in_pieces, write_random_file  # noqa: E402
 
 CHUNK = 256 * 1024
-
-
-def make_file(path, size):
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 4 * 1024 * 1024)
-            f.write(os.urandom(n))
-            left -= n
 
 
 def baseline(path, size, chunk_size, out_dir):
@@ -47,12 +39,9 @@ def baseline(path, size, chunk_size, out_dir):
             part = min(chunk_size, size - offset)
             dst = os.path.join(out_dir, f"part.{n}")
             with open(dst, "wb") as out:
-                left = part
-                while left:
-                    buf = src.read(min(CHUNK, left))
+                for buf in in_pieces(part, src.read, CHUNK):
                     md5.update(buf)
                     out.write(buf)
-                    left -= len(buf)
                 out.flush()
                 os.fsync(out.fileno())
             os.unlink(dst)
@@ -68,11 +57,8 @@ def put_part(url, path, offset, length):
     conn.endheaders()
     with open(path, "rb") as f:
         f.seek(offset)
-        left = length
-        while left:
-            buf = f.read(min(CHUNK, left))
+        for buf in in_pieces(length, f.read, CHUNK):
             conn.send(buf)
-            left -= len(buf)
     resp = conn.getresponse()
     resp.read()
     conn.close()
@@ -119,7 +105,7 @@ def main():
         token = api.new_user(cred)
         with tempfile.TemporaryDirectory(dir=server.data_dir) as work:
             path = os.path.join(work, "input.bin")
-            make_file(path, size)
+            write_random_file(path, size)
             base = baseline(path, size, 5 * 1024 * 1024, work)
             one = upload(api, token, path, size, 1)
             four = upload(api, token, path, size, 4)

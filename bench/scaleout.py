@@ -27,17 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "scaleout"))
 import scaleout_harness as sh  # noqa: E402
 import harness  # noqa: E402
-
-
-def read_back(url):
-    """GET the object and MD5 it, streamed: the work complete must do at least."""
-    start = time.perf_counter()
-    md5 = hashlib.md5()
-    with harness.http_session() as s, s.get(url, stream=True, timeout=120) as r:
-        r.raise_for_status()
-        for chunk in r.iter_content(1 << 20):
-            md5.update(chunk)
-    return time.perf_counter() - start, md5.hexdigest()
+from bench_support import get_and_md5  # noqa: E402
 
 
 def put_file(api, token, data):
@@ -114,7 +104,7 @@ def main():
             assert done.status_code == 200, done.text
             assert done.json()["FileMd5"] == hashlib.md5(data).hexdigest()
             del data
-            read_s, md5 = read_back(done.json()["DownloadUrl"])
+            read_s, md5 = get_and_md5(done.json()["DownloadUrl"])
             assert md5 == done.json()["FileMd5"]
 
             s3_rate = create_multipart_rate(backends, args.seconds)

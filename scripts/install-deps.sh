@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config clang-format
+  build-essential cmake ninja-build pkg-config clang-format clang libclang-rt-14-dev
   libboost1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libargon2-dev libgtest-dev libgmock-dev libcurl4-openssl-dev
   libpq-dev libpugixml-dev libjemalloc-dev

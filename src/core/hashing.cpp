@@ -124,7 +124,7 @@ Sha256Digest Sha256::finish() { return finish_digest<32>(state_->ctx.get()); }
 Md5Digest md5(std::string_view bytes) {
     Md5 h;
     h.update(bytes);
-    return h.finish();
+    return h.digest();
 }
 
 Sha256Digest sha256(std::string_view bytes) {

@@ -23,8 +23,6 @@ class Md5 {
     void update(std::string_view bytes);
     // The digest of everything so far; the state is left as it was.
     Md5Digest digest() const;
-    // Same, for callers that are done with the state.
-    Md5Digest finish() { return digest(); }
     // Bytes hashed so far.
     std::uint64_t size() const;
 

@@ -85,7 +85,7 @@ core::Result<PartInfo> LocalPartWriter::commit(const std::optional<core::Md5Dige
                                     std::to_string(destination_.content_length) +
                                     " bytes the Content-Length announced");
     }
-    const core::Md5Digest digest = md5_.finish();
+    const core::Md5Digest digest = md5_.digest();
     if (content_md5 && *content_md5 != digest) {
         return core::make_error(core::ErrorKind::invalid_input, "BadDigest",
                                 "the Content-MD5 you specified did not match the body received");

@@ -166,7 +166,7 @@ core::Result<ObjectInfo> S3ObjectStore::hash_object(const std::string& key) {
         size += bytes.size();
     }));
     if (r.status != 200 && r.status != 206) return store_error(r, "read back", key);
-    return ObjectInfo{size, core::to_hex(md5.finish())};
+    return ObjectInfo{size, core::to_hex(md5.digest())};
 }
 
 core::Result<ObjectInfo> S3ObjectStore::complete(const std::string& key,

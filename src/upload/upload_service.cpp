@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <future>
 
 #include "core/ids.hpp"
 
@@ -105,39 +104,34 @@ void UploadService::generate_async(const Owner& owner, std::uint64_t filesize,
     if (!prepared) return done(prepared.error());
     const UploadRecord record = prepared->record;
     // The quota is checked with the insert, atomically, so racing requests never pass it.
-    metadata_.create_upload_async(
-        record, options_.max_open_uploads_per_user,
-        [this, answer = encode(prepared->started), record,
-         done = std::move(done)](core::Result<void> stored) mutable {
-            if (stored) return done(std::move(answer));
-            discard(record);
-            if (stored.error().reason == core::Reason::open_upload_quota) {
-                return done(too_many_open_uploads(options_.max_open_uploads_per_user));
-            }
-            done(stored.error());
-        });
+    metadata_.create_upload_async(record, options_.max_open_uploads_per_user,
+                                  [this, answer = encode(prepared->started), record,
+                                   done = std::move(done)](core::Result<void> stored) mutable {
+                                      if (stored) return done(std::move(answer));
+                                      done(not_stored(record, stored.error()));
+                                  });
 }
 
 core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uint64_t filesize,
                                                     std::string_view filetype) {
-    std::optional<StartedUpload> started;
-    std::promise<core::Result<std::string>> stored;
-    generate_async(
-        owner, filesize, filetype,
-        [&started](const StartedUpload& s) {
-            started = s;
-            return std::string();
-        },
-        [&stored](core::Result<std::string> r) { stored.set_value(std::move(r)); });
-    AUDIODROP_TRY(stored.get_future().get());
-    return std::move(*started);
+    AUDIODROP_TRY_ASSIGN(auto prepared, prepare(owner, filesize, filetype));
+    if (auto stored = metadata_.create_upload(prepared.record, options_.max_open_uploads_per_user);
+        !stored) {
+        return not_stored(prepared.record, stored.error());
+    }
+    return std::move(prepared.started);
 }
 
-void UploadService::discard(const UploadRecord& u) {
-    // No URL of this upload ever left the service. Should the abort fail too, S3 keeps an
-    // upload nothing refers to, until the bucket's lifecycle rule drops it.
+core::Error UploadService::not_stored(const UploadRecord& u, const core::Error& refusal) {
+    // No URL of this upload ever left the service: drop it from the object store, in
+    // the background. Should the abort fail too, S3 keeps an upload nothing refers to,
+    // until the bucket's lifecycle rule drops it.
     core::Task abort = [this, u] { (void)objects_.abort(u.object_key, u.storage_upload_id); };
     if (background_ == nullptr || !background_->try_submit(abort)) abort();
+    if (refusal.reason == core::Reason::open_upload_quota) {
+        return too_many_open_uploads(options_.max_open_uploads_per_user);
+    }
+    return refusal;
 }
 
 core::Result<UploadRecord> UploadService::find_owned(const Owner& owner, const std::string& file_id,

@@ -126,8 +126,8 @@ class UploadService {
     };
     core::Result<Prepared> prepare(const Owner& owner, std::uint64_t filesize,
                                    std::string_view filetype);
-    // Drops the object store's upload of a record that was refused.
-    void discard(const metadata::UploadRecord& u);
+    // The answer to a generate whose record was refused; drops its object store upload.
+    core::Error not_stored(const metadata::UploadRecord& u, const core::Error& refusal);
     core::Result<metadata::UploadRecord> find_owned(const Owner& owner, const std::string& file_id,
                                                     std::string_view not_found_code);
     core::Result<metadata::UploadRecord> find_owned_upload(const Owner& owner,

@@ -39,6 +39,15 @@ class KillAndRestart(unittest.TestCase):
         """A token minted after the restart, so these checks do not depend on old ones."""
         return self.api.new_user(self.partner, "crash-test-user")
 
+    def assert_completes_to(self, token, plan, etags, data):
+        """complete-upload with the right file_md5 succeeds and the bytes download intact."""
+        done = self.api.complete(token, plan["FileId"], plan["UploadId"],
+                                 harness.part_list(etags), "mp3", md5_hex(data))
+        self.assertEqual(done.status_code, 200, done.text)
+        self.assertEqual(done.json()["FileMd5"], md5_hex(data))
+        got = harness.download(done.json()["DownloadUrl"])
+        self.assertTrue(got.status_code == 200 and got.content == data)
+
     def test_kill9_during_put_loses_no_acknowledged_part(self):
         data = harness.random_bytes(2 * CHUNK_SIZE + MiB)
         plan = self.api.start_upload(self.token, len(data))
@@ -129,13 +138,7 @@ class KillAndRestart(unittest.TestCase):
                 self.server.kill9()
                 worker.join(timeout=30)
                 self.server.restart()
-                token = self.fresh_token()
-                again = self.api.complete(token, plan["FileId"], plan["UploadId"],
-                                          harness.part_list(etags), "mp3", md5_hex(data))
-                self.assertEqual(again.status_code, 200, again.text)
-                self.assertEqual(again.json()["FileMd5"], md5_hex(data))
-                got = harness.download(again.json()["DownloadUrl"])
-                self.assertTrue(got.status_code == 200 and got.content == data)
+                self.assert_completes_to(self.fresh_token(), plan, etags, data)
 
     def test_kill9_while_the_file_md5_advances_keeps_it_right(self):
         # The whole-file MD5 is advanced in the background as parts arrive and saved
@@ -148,12 +151,7 @@ class KillAndRestart(unittest.TestCase):
         etags.update(harness.put_all_parts(plan, data, parallel=4, only=range(9, 14)))
         self.server.kill9()
         self.server.restart()
-        token = self.fresh_token()
-        done = self.api.complete(token, plan["FileId"], plan["UploadId"],
-                                 harness.part_list(etags), "mp3", md5_hex(data))
-        self.assertEqual(done.status_code, 200, done.text)
-        self.assertEqual(done.json()["FileMd5"], md5_hex(data))
-        self.assertTrue(harness.download(done.json()["DownloadUrl"]).content == data)
+        self.assert_completes_to(self.fresh_token(), plan, etags, data)
 
     def test_kill9_during_group_commits_loses_no_acknowledged_upload(self):
         # Concurrent generate-presigned-urls share fsyncs; an answer is given only
@@ -197,10 +195,7 @@ class KillAndRestart(unittest.TestCase):
         # And the last one acknowledged takes its parts.
         user_id, last = acknowledged[-1]
         data = harness.random_bytes(10 * MiB)
-        etags = harness.put_all_parts(last, data)
-        done = self.api.complete(tokens[user_id], last["FileId"], last["UploadId"],
-                                 harness.part_list(etags), "mp3", md5_hex(data))
-        self.assertEqual(done.status_code, 200, done.text)
+        self.assert_completes_to(tokens[user_id], last, harness.put_all_parts(last, data), data)
 
     def test_sigterm_drains_an_inflight_put_and_exits_zero(self):
         data = harness.random_bytes(MiB)

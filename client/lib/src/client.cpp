@@ -125,7 +125,7 @@ Result<std::uint64_t> Client::download(std::string_view user_token, std::string_
         return Error{ErrorKind::io, 0, "write_failed", "could not write " + temp.string()};
     }
     if (written != file->file_size ||
-        (!file->file_md5.empty() && core::to_hex(md5.finish()) != file->file_md5)) {
+        (!file->file_md5.empty() && core::to_hex(md5.digest()) != file->file_md5)) {
         std::filesystem::remove(temp, ec);
         return Error{ErrorKind::verification, 0, "download_mismatch",
                      "the downloaded bytes do not match the file's size or FileMd5"};

@@ -57,7 +57,7 @@ std::filesystem::path journal_path(const std::filesystem::path& state_dir,
     key.update(endpoint);
     key.update(std::string_view("\n"));
     key.update(absolute_path);
-    return state_dir / ("upload-" + core::to_hex(key.finish()) + ".json");
+    return state_dir / ("upload-" + core::to_hex(key.digest()) + ".json");
 }
 
 std::optional<UploadJournal> read_journal(const std::filesystem::path& path) {

@@ -193,15 +193,21 @@ TEST(PresignUrl, PutsRequestParamsFirstInGivenOrderAndSignatureLast) {
     EXPECT_EQ(url.size(), prefix.size() + 64);
 }
 
-// presign_urls splices each value into one presigned template: it must give exactly
-// what presign_url gives for each value, however the path and values encode.
-void expect_same_as_one_at_a_time(const std::string& path, const std::vector<std::string>& values) {
+// A PUT to `path` on a store on loopback, at the AWS example's time.
+PresignInput loopback_put(std::string path) {
     PresignInput in;
     in.method = "PUT";
     in.endpoint = "http://127.0.0.1:9000";
-    in.path = path;
-    in.query = {{"partNumber", "ignored"}, {"uploadId", "upload_x=y"}};
+    in.path = std::move(path);
     in.now = kAwsExampleTime;
+    return in;
+}
+
+// presign_urls splices each value into one presigned template: it must give exactly
+// what presign_url gives for each value, however the path and values encode.
+void expect_same_as_one_at_a_time(const std::string& path, const std::vector<std::string>& values) {
+    PresignInput in = loopback_put(path);
+    in.query = {{"partNumber", "ignored"}, {"uploadId", "upload_x=y"}};
     const auto urls = presign_urls(kAwsExample, in, "partNumber", values);
     ASSERT_EQ(urls.size(), values.size());
     for (std::size_t i = 0; i < values.size(); ++i) {
@@ -220,12 +226,7 @@ TEST(PresignUrls, EqualPresignUrlWhenThePathHoldsTheSpliceMarker) {
 }
 
 TEST(PresignUploadParts, NamesPartsOneToCountInOrder) {
-    PresignInput in;
-    in.method = "PUT";
-    in.endpoint = "http://127.0.0.1:9000";
-    in.path = "/audio/k.mp3";
-    in.now = kAwsExampleTime;
-    const auto urls = presign_upload_parts(kAwsExample, in, "mpu_1", 3);
+    const auto urls = presign_upload_parts(kAwsExample, loopback_put("/audio/k.mp3"), "mpu_1", 3);
     ASSERT_EQ(urls.size(), 3u);
     for (std::size_t i = 0; i < urls.size(); ++i) {
         const std::string expected =
