@@ -41,7 +41,9 @@ std::string BufferedStderrSink::take_pending() {
 }
 
 void BufferedStderrSink::flush_() {
-    // base_sink holds mutex_ here: write under it, so flush() returns with all written.
+    // base_sink holds mutex_ here: write under it, so flush() returns with all written,
+    // after whatever the writer thread took before.
+    std::lock_guard writing(writer_mutex_);
     write_out(take_pending());
 }
 
@@ -62,9 +64,12 @@ void BufferedStderrSink::run() {
         wake_.wait_for(lock, kInterval, [this] { return stopping_ || pending_.size() >= kWakeAt; });
         std::string out = take_pending();
         const bool last = stopping_;
+        // Taken before mutex_ is let go: a flush cannot write newer lines ahead of these.
+        std::unique_lock writing(writer_mutex_);
         lock.unlock();
         write_out(out);
         if (last) return;
+        writing.unlock();  // before mutex_: flush_ takes the two in that order
         lock.lock();
     }
 }

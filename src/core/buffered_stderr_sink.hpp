@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/base_sink.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -37,7 +38,7 @@ class BufferedStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 
     std::string pending_;           // guarded by base_sink's mutex_
     std::uint64_t dropped_ = 0;     // guarded by base_sink's mutex_
-    std::mutex writer_mutex_;       // serialises writes to stderr, keeps lines whole
+    std::mutex writer_mutex_;       // one write to stderr at a time, in the order taken
     std::condition_variable wake_;  // with base_sink's mutex_
     bool stopping_ = false;         // guarded by base_sink's mutex_
     std::thread writer_;

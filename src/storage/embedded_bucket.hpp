@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -31,7 +32,17 @@ class PartWriter {
 
     // Copies `bytes` in, for a caller that holds them already. invalid_input when they
     // run past the Content-Length; the part can then never commit.
-    virtual core::Result<void> write(std::span<const std::uint8_t> bytes) = 0;
+    core::Result<void> write(std::span<const std::uint8_t> bytes) {
+        while (!bytes.empty()) {
+            const auto room = receive_buffer();
+            const std::size_t n = std::min(room.size(), bytes.size());
+            if (n == 0) return received(bytes.size());  // no room: received() says why
+            std::copy_n(bytes.begin(), n, room.begin());
+            AUDIODROP_TRY(received(n));
+            bytes = bytes.subspan(n);
+        }
+        return {};
+    }
 };
 
 // Reads a completed object; safe to use from one thread at a time.

@@ -56,22 +56,6 @@ core::Result<void> LocalPartWriter::received(std::size_t n) {
     return {};
 }
 
-core::Result<void> LocalPartWriter::write(std::span<const std::uint8_t> bytes) {
-    if (!failed_ && !finished_ && bytes.size() > destination_.content_length - written_) {
-        failed_ = core::make_error(core::ErrorKind::invalid_input, "InvalidArgument",
-                                   "the body is longer than its Content-Length");
-    }
-    while (!bytes.empty()) {
-        const auto room = receive_buffer();
-        if (room.empty()) return received(bytes.size());  // says why: failed or finished
-        const std::size_t n = std::min(room.size(), bytes.size());
-        std::copy_n(bytes.begin(), n, room.begin());
-        AUDIODROP_TRY(received(n));
-        bytes = bytes.subspan(n);
-    }
-    return {};
-}
-
 core::Result<PartInfo> LocalPartWriter::commit(const std::optional<core::Md5Digest>& content_md5) {
     if (failed_) return *failed_;
     if (finished_) {

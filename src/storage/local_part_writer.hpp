@@ -36,7 +36,6 @@ class LocalPartWriter final : public PartWriter {
 
     std::span<std::uint8_t> receive_buffer() override;
     core::Result<void> received(std::size_t n) override;
-    core::Result<void> write(std::span<const std::uint8_t> bytes) override;
     core::Result<PartInfo> commit(const std::optional<core::Md5Digest>& content_md5) override;
 
   private:
