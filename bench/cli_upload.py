@@ -57,4 +57,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        harness.cleanup_servers()  # the servers' temp dirs, logs included

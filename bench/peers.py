@@ -61,7 +61,10 @@ PART = 5 * MiB
 CREATE_FILESIZE = 10 * MiB  # the upload the creation-rate rows announce
 S3_MIB = 256  # size of the upload completed on Ceph RGW
 S3RVER_BUCKET = "bench"
-QUOTA = ("--max-open-uploads-per-user", "1000000")
+# A benchmark is one partner making tens of thousands of uploads at full speed: no
+# per-user, per-partner or request-rate limit may stand in its way.
+QUOTA = ("--max-open-uploads-per-user", "1000000", "--max-open-uploads-per-partner", "1000000",
+         "--max-open-bytes-per-partner", str(1 << 60), "--partner-requests-per-minute", "0")
 
 ROWS = ("baselines", "tus", "s3rver", "cli", "complete", "create", "cpu", "healthz", "rss",
         "s3")

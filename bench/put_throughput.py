@@ -99,7 +99,8 @@ def main():
     ap.add_argument("--requests", type=int, default=2000)
     args = ap.parse_args()
     size = args.mib * 1024 * 1024
-    with harness.Server("--max-open-uploads-per-user", "100000") as server:
+    with harness.Server("--max-open-uploads-per-user", "100000", "--max-open-uploads-per-partner",
+                        "100000", "--partner-requests-per-minute", "0") as server:
         api = harness.Api(server)
         cred = harness.create_partner(server)
         token = api.new_user(cred)
@@ -120,4 +121,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        harness.cleanup_servers()  # the servers' temp dirs, logs included

@@ -87,7 +87,8 @@ def main():
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--seconds", type=float, default=5)
     args = ap.parse_args()
-    quota = ("--max-open-uploads-per-user", "1000000")
+    quota = ("--max-open-uploads-per-user", "1000000", "--max-open-uploads-per-partner", "1000000",
+             "--max-open-bytes-per-partner", str(1 << 60), "--partner-requests-per-minute", "0")
     backends = sh.Backends().start()
     try:
         with backends.replica(*quota) as a, backends.replica(*quota) as b, \
@@ -129,4 +130,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        harness.cleanup_servers()  # the servers' temp dirs, logs included

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "audiodrop/client.hpp"
+#include "core/cli_help.hpp"
 #include "interrupt_watcher.hpp"
 #include "progress_printer.hpp"
 
@@ -42,12 +43,19 @@ int usage(const std::string& message) {
     return kExitUsage;
 }
 
+// Each setting comes from its flag, else from the environment, else the default: these
+// are read by hand rather than with CLI11's envname, which fills the option of every
+// subcommand that declares it, so the last declared one could overwrite a flag.
+std::optional<std::string> from_env(const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+}
+
 client::Result<std::string> resolve_endpoint(const GlobalFlags& flags) {
-    if (!flags.endpoint.empty()) return flags.endpoint;
+    if (!flags.endpoint.empty()) return client::api_base_url(flags.endpoint);
     if (!flags.region.empty()) return client::endpoint_for_region(flags.region);
-    if (const char* env = std::getenv("AUDIODROP_ENDPOINT"); env != nullptr && *env != '\0') {
-        return std::string(env);
-    }
+    if (auto env = from_env("AUDIODROP_ENDPOINT")) return client::api_base_url(*env);
     return client::endpoint_for_region("us");
 }
 
@@ -83,11 +91,13 @@ std::string lines(const json& doc) {
 
 int main(int argc, char** argv) {
     CLI::App app{"audiodrop: upload recordings to the Plaud-compatible File Upload API"};
+    app.formatter(std::make_shared<core::FallthroughHelpFormatter>());
     app.require_subcommand(1);
     GlobalFlags flags;
     auto* endpoint_opt = app.add_option(
         "--endpoint", flags.endpoint,
-        "API base URL, e.g. https://platform-us.plaud.ai/developer/api ($AUDIODROP_ENDPOINT)");
+        "API URL, e.g. https://platform-us.plaud.ai/developer/api; a bare host such as "
+        "http://127.0.0.1:8080 gets the base path /developer/api ($AUDIODROP_ENDPOINT)");
     app.add_option("--region", flags.region, "Region whose host to use: us, jp, eu, sg")
         ->excludes(endpoint_opt);
     app.add_option("--state-dir", flags.state_dir,
@@ -113,7 +123,7 @@ int main(int argc, char** argv) {
 
     std::string user_token;
     const auto add_token = [&](CLI::App* cmd) {
-        cmd->add_option("--token", user_token, "User access token")->envname("AUDIODROP_TOKEN");
+        cmd->add_option("--token", user_token, "User access token ($AUDIODROP_TOKEN)");
     };
     auto* upload = app.add_subcommand("upload", "Upload a file (parallel parts, resumable)");
     upload->fallthrough();
@@ -179,6 +189,7 @@ int main(int argc, char** argv) {
               t->access_token + "\n");
         return 0;
     }
+    if (user_token.empty()) user_token = from_env("AUDIODROP_TOKEN").value_or("");
     if (user_token.empty()) return usage("a user token is required: --token or AUDIODROP_TOKEN");
 
     if (upload->parsed()) {

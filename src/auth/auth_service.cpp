@@ -40,10 +40,10 @@ core::Error invalid_refresh_token() {
                             "partner token with your client credentials");
 }
 
-core::Error rate_limited(std::chrono::seconds wait) {
+core::Error rate_limited(std::string_view whose, std::chrono::seconds wait) {
     core::Error e = core::make_error(ErrorKind::rate_limited, "rate_limited",
-                                     "too many token requests for this client_id; retry in " +
-                                         std::to_string(wait.count()) + " seconds");
+                                     "too many token requests " + std::string(whose) +
+                                         "; retry in " + std::to_string(wait.count()) + " seconds");
     e.retry_after_seconds = static_cast<int>(wait.count());
     return e;
 }
@@ -104,13 +104,13 @@ std::optional<std::size_t> count_printable_chars(std::string_view s) {
 
 std::unique_ptr<RateLimiter> make_token_limiter(metadata::MetadataStore& store,
                                                 const core::Clock& clock,
-                                                const AuthOptions& options) {
+                                                const AuthOptions& options, unsigned limit,
+                                                std::string scope) {
     if (options.shared_rate_limits) {
-        return std::make_unique<SharedRateLimiter>(store, clock, options.token_requests_per_minute,
-                                                   kRateWindow, "token");
+        return std::make_unique<SharedRateLimiter>(store, clock, limit, kRateWindow,
+                                                   std::move(scope));
     }
-    return std::make_unique<InMemoryRateLimiter>(clock, options.token_requests_per_minute,
-                                                 kRateWindow);
+    return std::make_unique<InMemoryRateLimiter>(clock, limit, kRateWindow);
 }
 
 }  // namespace
@@ -121,7 +121,15 @@ AuthService::AuthService(metadata::MetadataStore& store, const core::Clock& cloc
       clock_(clock),
       signing_key_(std::move(signing_key)),
       options_(std::move(options)),
-      token_limiter_(make_token_limiter(store_, clock_, options_)) {
+      client_limiter_(make_token_limiter(store_, clock_, options_,
+                                         options_.token_requests_per_minute, "token")),
+      address_limiter_(make_token_limiter(store_, clock_, options_,
+                                          options_.token_requests_per_minute_per_address,
+                                          "token-address")),
+      request_limiter_(options_.partner_requests_per_minute == 0
+                           ? nullptr
+                           : std::make_unique<InMemoryRateLimiter>(
+                                 clock_, options_.partner_requests_per_minute, kRateWindow)) {
     if (signing_key_.empty()) throw std::invalid_argument("AuthService needs a signing key");
 }
 
@@ -146,17 +154,18 @@ core::Result<PartnerCredential> AuthService::create_partner(const std::string& n
 }
 
 core::Result<PartnerTokens> AuthService::issue_partner_token(std::string_view client_id,
-                                                             std::string_view secret_key) {
-    const std::string id(client_id);
-    // Ids this service never mints share one limit, so made-up ids cannot dodge it, and
-    // are never looked up (PostgreSQL refuses text with NUL bytes).
-    const bool well_formed = core::looks_like_id(id, kClientIdPrefix);
-    // Before any lookup or hashing, so guessing secrets is slow and cheap for us.
-    AUDIODROP_TRY_ASSIGN(auto wait, token_limiter_->acquire(well_formed ? id : "malformed"));
-    if (wait) return rate_limited(*wait);
+                                                             std::string_view secret_key,
+                                                             const std::string& address) {
+    // Before any lookup or hashing, so guessing secrets is slow and cheap for us, and
+    // made-up client_ids share their sender's limit.
+    AUDIODROP_TRY_ASSIGN(auto wait, address_limiter_->acquire(address));
+    if (wait) return rate_limited("from this address", *wait);
 
+    const std::string id(client_id);
     std::optional<metadata::Partner> found;
-    if (well_formed) {
+    // Ids this service never mints are not looked up (PostgreSQL refuses text with NUL
+    // bytes).
+    if (core::looks_like_id(id, kClientIdPrefix)) {
         AUDIODROP_TRY_ASSIGN(found, store_.find_partner(id));
     }
     if (!found) {
@@ -166,6 +175,9 @@ core::Result<PartnerTokens> AuthService::issue_partner_token(std::string_view cl
     }
     const metadata::Partner& partner = *found;
     if (!verify_secret(secret_key, partner.secret_hash)) return invalid_client();
+    // Counted only now: wrong secrets from a stranger never use up the partner's limit.
+    AUDIODROP_TRY_ASSIGN(wait, client_limiter_->acquire(partner.client_id));
+    if (wait) return rate_limited("for this client_id", *wait);
     // Told only to the holder of the right secret, so it reveals nothing to guessers.
     if (partner.region != options_.region) {
         return wrong_region("these client credentials belong to the " + partner.region +
@@ -174,27 +186,31 @@ core::Result<PartnerTokens> AuthService::issue_partner_token(std::string_view cl
     return issue_pair(partner.client_id);
 }
 
-core::Result<PartnerTokens> AuthService::refresh(std::string_view refresh_token) {
+core::Result<PartnerTokens> AuthService::refresh(std::string_view refresh_token,
+                                                 const std::string& address) {
     if (refresh_token.empty()) return invalid_refresh_token();
-    auto spent =
-        store_.spend_refresh_token(core::to_hex(core::sha256(refresh_token)), clock_.now());
-    if (!spent) return spent.error();
-    if (!*spent) return invalid_refresh_token();
-    const std::string client_id = (*spent)->client_id;
+    AUDIODROP_TRY_ASSIGN(auto wait, address_limiter_->acquire(address));
+    if (wait) return rate_limited("from this address", *wait);
 
-    // The token is known only once spent; a refused refresh therefore costs the caller
-    // its refresh token, and it must come back with its client credentials.
-    AUDIODROP_TRY_ASSIGN(auto wait, token_limiter_->acquire(client_id));
-    if (wait) return rate_limited(*wait);
-
-    auto partner = store_.find_partner(client_id);
-    if (!partner) return partner.error();
-    if (!*partner) return invalid_refresh_token();
-    if ((*partner)->region != options_.region) {
-        return wrong_region("this refresh token belongs to the " + (*partner)->region +
-                            " region; refresh it at " + host_of(options_, (*partner)->region));
+    // Looked up, counted, checked, replaced, and only then spent: a refresh that fails
+    // at any step (its rate, a full disk) leaves the caller its token.
+    const std::string token_hash = core::to_hex(core::sha256(refresh_token));
+    AUDIODROP_TRY_ASSIGN(const auto live, store_.find_refresh_token(token_hash, clock_.now()));
+    if (!live) return invalid_refresh_token();
+    AUDIODROP_TRY_ASSIGN(wait, client_limiter_->acquire(live->client_id));
+    if (wait) return rate_limited("for this client_id", *wait);
+    AUDIODROP_TRY_ASSIGN(const auto partner, store_.find_partner(live->client_id));
+    if (!partner) return invalid_refresh_token();
+    if (partner->region != options_.region) {
+        return wrong_region("this refresh token belongs to the " + partner->region +
+                            " region; refresh it at " + host_of(options_, partner->region));
     }
-    return issue_pair(client_id);
+    AUDIODROP_TRY_ASSIGN(auto pair, issue_pair(live->client_id));
+    AUDIODROP_TRY_ASSIGN(const auto spent, store_.spend_refresh_token(token_hash, clock_.now()));
+    // Spent by a concurrent refresh in between: the pair made here is never handed out,
+    // and its refresh token expires unused.
+    if (!spent) return invalid_refresh_token();
+    return pair;
 }
 
 core::Result<UserToken> AuthService::issue_user_token(const Principal& partner,
@@ -232,6 +248,19 @@ core::Result<UserToken> AuthService::issue_user_token(const Principal& partner,
     };
     return UserToken{.access_token = encode_access_token(user, now, signing_key_),
                      .expires_in = ttl.count()};
+}
+
+core::Result<void> AuthService::admit_request(const Principal& principal) {
+    if (!request_limiter_) return {};
+    AUDIODROP_TRY_ASSIGN(const auto wait, request_limiter_->acquire(principal.client_id));
+    if (!wait) return {};
+    core::Error e = core::make_error(
+        ErrorKind::rate_limited, "partner_rate_limited",
+        "this partner's tokens have made " + std::to_string(options_.partner_requests_per_minute) +
+            " requests in the last minute, the most allowed; retry in " +
+            std::to_string(wait->count()) + " seconds");
+    e.retry_after_seconds = static_cast<int>(wait->count());
+    return e;
 }
 
 core::Result<Principal> AuthService::authenticate(std::string_view access_token) const {

@@ -15,8 +15,8 @@ struct Config {
     // Listeners and the URLs clients are given.
     std::string listen = "127.0.0.1:8080";
     std::string storage_listen = "127.0.0.1:8081";
-    std::string public_url;          // defaults to http://<listen>
-    std::string storage_public_url;  // defaults to http://<storage_listen>
+    std::string public_url;          // defaults to http://<bound listen address>
+    std::string storage_public_url;  // defaults to http://<bound storage_listen address>
     std::string base_path = "/developer/api";
 
     // Where metadata and bytes live (embedded default).
@@ -56,17 +56,26 @@ struct Config {
     std::chrono::seconds download_url_ttl{24 * 3600};
     std::chrono::seconds sweep_interval{60};
     unsigned max_open_uploads_per_user = 100;
+    std::uint64_t max_open_uploads_per_partner = 10'000;
+    std::uint64_t max_open_bytes_per_partner = 1ULL << 40;  // declared filesizes, 1 TiB
+    std::uint64_t min_free_bytes = 1ULL << 30;              // local disk kept free; 1 GiB
 
     // Tokens.
     std::chrono::seconds partner_token_ttl{2 * 3600};
     std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
     std::chrono::seconds user_token_default_ttl{2 * 3600};
     std::chrono::seconds user_token_max_ttl{30 * 24 * 3600};
-    unsigned token_requests_per_minute = 10;
+    unsigned token_requests_per_minute = 10;              // per client_id, proven callers
+    unsigned token_requests_per_minute_per_address = 60;  // per source address, every call
+    unsigned partner_requests_per_minute = 6000;          // API requests per partner; 0: no limit
 
     // HTTP limits and timeouts (slow clients are cut off, never waited for forever).
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_json_body_bytes = 1024 * 1024;
+    // Open connections across both listeners (0: what the file-descriptor limit leaves
+    // after a reserve for files and the database) and per source address (IPv6: per /64).
+    std::size_t max_connections = 0;
+    std::size_t max_connections_per_address = 1024;
     std::chrono::seconds idle_timeout{30};
     std::chrono::seconds request_timeout{300};
     std::chrono::seconds shutdown_grace{20};

@@ -28,14 +28,16 @@ enum class ErrorKind {
 // contract, a Reason is a visible one.
 enum class Reason {
     none,
-    digest_mismatch,     // the stored bytes' MD5 is not the expected one; still open
-    upload_consumed,     // ...and the store could not keep the upload open (S3)
-    open_upload_quota,   // the owner has as many open uploads as allowed
-    no_such_upload,      // the object store does not know the multipart upload
-    signature_mismatch,  // a presigned request's signature is not ours
-    server_busy,         // a worker pool's queue is full; retry shortly
-    body_incomplete,     // the connection ended before the body did
-    client_timeout,      // the client went silent mid-request
+    digest_mismatch,       // the stored bytes' MD5 is not the expected one; still open
+    upload_consumed,       // ...and the store could not keep the upload open (S3)
+    open_upload_quota,     // the owner has as many open uploads as allowed
+    partner_upload_quota,  // the partner has as many open uploads as allowed
+    partner_bytes_quota,   // the partner's open uploads add up to as many bytes as allowed
+    no_such_upload,        // the object store does not know the multipart upload
+    signature_mismatch,    // a presigned request's signature is not ours
+    server_busy,           // a worker pool's queue is full; retry shortly
+    body_incomplete,       // the connection ended before the body did
+    client_timeout,        // the client went silent mid-request
 };
 
 // An error as a value. `code` is the machine-readable word clients branch on

@@ -17,7 +17,7 @@ bool needs_quotes(std::string_view v) {
     return false;
 }
 
-std::string logfmt(std::initializer_list<LogField> fields) {
+std::string logfmt(std::span<const LogField> fields) {
     std::string out;
     for (const auto& f : fields) {
         if (!out.empty()) out += ' ';
@@ -33,7 +33,7 @@ std::string logfmt(std::initializer_list<LogField> fields) {
     return out;
 }
 
-std::string json_members(std::initializer_list<LogField> fields) {
+std::string json_members(std::span<const LogField> fields) {
     std::string out;
     for (const auto& f : fields) {
         out += ",\"";
@@ -60,12 +60,14 @@ Log::Log(LogFormat format)
 
 Log::~Log() { logger_->flush(); }
 
-void Log::write(spdlog::level::level_enum level, std::initializer_list<LogField> fields) const {
+void Log::write(spdlog::level::level_enum level, std::span<const LogField> fields) const {
     logger_->log(level, format_ == LogFormat::json ? json_members(fields) : logfmt(fields));
 }
 
 void Log::info(std::initializer_list<LogField> fields) const { write(spdlog::level::info, fields); }
 void Log::warn(std::initializer_list<LogField> fields) const { write(spdlog::level::warn, fields); }
 void Log::error(std::initializer_list<LogField> fields) const { write(spdlog::level::err, fields); }
+void Log::info(std::span<const LogField> fields) const { write(spdlog::level::info, fields); }
+void Log::warn(std::span<const LogField> fields) const { write(spdlog::level::warn, fields); }
 
 }  // namespace audiodrop::core

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -54,9 +55,12 @@ class Log {
     void info(std::initializer_list<LogField> fields) const;
     void warn(std::initializer_list<LogField> fields) const;
     void error(std::initializer_list<LogField> fields) const;
+    // For events whose fields are chosen at run time.
+    void info(std::span<const LogField> fields) const;
+    void warn(std::span<const LogField> fields) const;
 
   private:
-    void write(spdlog::level::level_enum level, std::initializer_list<LogField> fields) const;
+    void write(spdlog::level::level_enum level, std::span<const LogField> fields) const;
 
     LogFormat format_;
     std::shared_ptr<spdlog::logger> logger_;

@@ -117,7 +117,9 @@ core::Result<auth::Principal> ApiHandler::bearer(const Exchange& ex) const {
         return make_error(ErrorKind::unauthenticated, "invalid_token",
                           "the Authorization header must be 'Bearer <access token>'");
     }
-    return auth_.authenticate(value.substr(kScheme.size()));
+    AUDIODROP_TRY_ASSIGN(auto principal, auth_.authenticate(value.substr(kScheme.size())));
+    AUDIODROP_TRY(auth_.admit_request(principal));
+    return principal;
 }
 
 core::Result<upload::Owner> ApiHandler::user(const Exchange& ex) const {
@@ -142,6 +144,7 @@ asio::awaitable<void> ApiHandler::reply(Exchange& ex, unsigned status,
 }
 
 asio::awaitable<void> ApiHandler::fail(Exchange& ex, const core::Error& error) {
+    if (message_withheld(error)) ex.note_error(error.message);
     co_await ex.send(api_error(error, ex.request_id()));
 }
 

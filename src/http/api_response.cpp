@@ -65,10 +65,37 @@ std::string api_code(const core::Error& error) {
 
 }  // namespace
 
+bool message_withheld(const core::Error& error) {
+    switch (error.kind) {
+        case core::ErrorKind::internal:
+        case core::ErrorKind::storage_full:
+            return true;
+        case core::ErrorKind::unavailable:
+            return error.reason != core::Reason::server_busy;
+        default:
+            return false;
+    }
+}
+
+std::string public_message(const core::Error& error) {
+    if (!message_withheld(error)) return error.message;
+    switch (error.kind) {
+        case core::ErrorKind::storage_full:
+            return "the server has no room for this now; retry later";
+        case core::ErrorKind::unavailable:
+            return "a store behind the server is unavailable; retry shortly (the server's log "
+                   "has the details under this request id)";
+        default:
+            return "the server failed to handle this request (the server's log has the details "
+                   "under this request id)";
+    }
+}
+
 StringResponse api_error(const core::Error& error, const std::string& request_id) {
     const unsigned status = api_status(error.kind);
-    auto res = api_json(status, {{"error", {{"code", api_code(error)}, {"message", error.message}}},
-                                 {"request_id", request_id}});
+    auto res = api_json(status,
+                        {{"error", {{"code", api_code(error)}, {"message", public_message(error)}}},
+                         {"request_id", request_id}});
     if (error.retry_after_seconds) {
         res.set(bhttp::field::retry_after, std::to_string(*error.retry_after_seconds));
     }

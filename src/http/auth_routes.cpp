@@ -13,6 +13,9 @@ namespace {
 using core::ErrorKind;
 using core::make_error;
 
+// A refresh body is one token of a few dozen characters: nothing bigger is read.
+constexpr std::size_t kMaxRefreshBodyBytes = 4096;
+
 struct BasicCredentials {
     std::string client_id;
     std::string secret_key;
@@ -71,7 +74,8 @@ asio::awaitable<void> ApiHandler::partner_token(Exchange& ex) {
             co_return co_await offload(
                 pools_.argon2, [&]() -> core::Result<nlohmann::ordered_json> {
                     AUDIODROP_TRY_ASSIGN(
-                        auto tokens, auth_.issue_partner_token(creds.client_id, creds.secret_key));
+                        auto tokens, auth_.issue_partner_token(creds.client_id, creds.secret_key,
+                                                               ex.client_address()));
                     return pair_json(tokens);
                 });
         }());
@@ -80,11 +84,11 @@ asio::awaitable<void> ApiHandler::partner_token(Exchange& ex) {
 asio::awaitable<void> ApiHandler::refresh_token(Exchange& ex) {
     co_await respond(
         ex, co_await [&]() -> asio::awaitable<core::Result<nlohmann::ordered_json>> {
-            AUDIODROP_CO_TRY_ASSIGN(auto text, co_await body(ex));
+            AUDIODROP_CO_TRY_ASSIGN(auto text, co_await ex.read_body(kMaxRefreshBodyBytes));
             co_return co_await offload(
                 pools_.metadata, [&]() -> core::Result<nlohmann::ordered_json> {
                     AUDIODROP_TRY_ASSIGN(auto token, refresh_token_field(ex.request(), text));
-                    AUDIODROP_TRY_ASSIGN(auto tokens, auth_.refresh(token));
+                    AUDIODROP_TRY_ASSIGN(auto tokens, auth_.refresh(token, ex.client_address()));
                     return pair_json(tokens);
                 });
         }());

@@ -11,6 +11,15 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kChunkBytes = 256 * 1024;  // a download's piece, read then sent
 
 core::Error connection_error(const beast::error_code& ec) {
+    if (ec == bhttp::error::buffer_overflow) {
+        return core::make_error(core::ErrorKind::invalid_input, "malformed_body",
+                                "a chunk-size line (with its extensions) is too long");
+    }
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+        ec != bhttp::error::partial_message) {
+        return core::make_error(core::ErrorKind::invalid_input, "malformed_body",
+                                "the chunked body could not be parsed: " + ec.message());
+    }
     if (ec == beast::error::timeout) {
         return core::make_error(core::ErrorKind::invalid_input, "request_timeout",
                                 "the client sent nothing for too long",
@@ -25,7 +34,8 @@ core::Error connection_error(const beast::error_code& ec) {
 
 Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                    bhttp::request_parser<bhttp::empty_body>& header_parser,
-                   const ConnectionLimits& limits, std::string request_id)
+                   const ConnectionLimits& limits, std::string request_id,
+                   std::string client_address)
     : stream_(stream),
       buffer_(buffer),
       header_parser_(header_parser),
@@ -33,6 +43,7 @@ Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
       request_keep_alive_(header_parser.get().keep_alive()),
       limits_(limits),
       request_id_(std::move(request_id)),
+      client_address_(std::move(client_address)),
       deadline_(std::chrono::steady_clock::now() + limits.request_timeout),
       body_done_(header_parser.is_done()) {}
 
@@ -42,6 +53,8 @@ std::optional<std::uint64_t> Exchange::content_length() const {
     if (!len) return std::nullopt;
     return *len;
 }
+
+void Exchange::arm_idle_timer() { stream_.expires_after(limits_.idle_timeout); }
 
 void Exchange::arm_timer() {
     const auto left = deadline_ - std::chrono::steady_clock::now();
@@ -59,6 +72,11 @@ asio::awaitable<core::Result<std::string>> Exchange::read_body(std::size_t limit
     if (auto len = content_length(); len && *len > limit) {
         close_after_ = true;
         co_return too_large;
+    }
+    // Asked only now: a client waiting for it sends nothing we are about to refuse.
+    if (!co_await continue_if_expected()) {
+        close_after_ = true;
+        co_return connection_error(asio::error::connection_reset);
     }
     bhttp::request_parser<bhttp::string_body> parser{std::move(header_parser_)};
     parser.body_limit(limit);
@@ -140,7 +158,7 @@ asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body
     head.body().data = nullptr;
     head.body().more = true;
     bhttp::response_serializer<bhttp::buffer_body> serializer{head};
-    arm_timer();
+    arm_idle_timer();
     auto [hec, hn] = co_await bhttp::async_write_header(stream_, serializer, kAwait);
     bytes_out_ += hn;
     if (hec) {
@@ -164,7 +182,7 @@ asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body
         head.body().data = chunk.get();
         head.body().size = *got;
         head.body().more = true;
-        arm_timer();
+        arm_idle_timer();
         auto [ec, n] = co_await bhttp::async_write(stream_, serializer, kAwait);
         if (ec == bhttp::error::need_buffer) ec = {};
         if (ec) {
@@ -176,7 +194,7 @@ asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body
     }
     head.body().data = nullptr;
     head.body().more = false;
-    arm_timer();
+    arm_idle_timer();
     auto [ec, n] = co_await bhttp::async_write(stream_, serializer, kAwait);
     if (ec) close_after_ = true;
     co_return !ec;

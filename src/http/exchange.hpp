@@ -36,10 +36,13 @@ class Exchange {
   public:
     Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
              bhttp::request_parser<bhttp::empty_body>& header_parser,
-             const ConnectionLimits& limits, std::string request_id);
+             const ConnectionLimits& limits, std::string request_id, std::string client_address);
 
     const RequestHeader& request() const { return header_; }
     const std::string& request_id() const { return request_id_; }
+    // The key the client's connections are counted under (address_key): its IPv4
+    // address, or its IPv6 /64.
+    const std::string& client_address() const { return client_address_; }
     // Content-Length when the request framed its body with one.
     std::optional<std::uint64_t> content_length() const;
 
@@ -60,7 +63,8 @@ class Exchange {
     // (HEAD answers set it to the size they would have sent).
     asio::awaitable<bool> send(StringResponse res);
     // Sends `head` and then `length` bytes that `read(offset, buffer)` produces, a
-    // buffer at a time; read may suspend (to run a disk read on a worker pool).
+    // buffer at a time; read may suspend (to run a disk read on a worker pool). Only
+    // the idle timeout applies, so a large file can be fetched over a slow link.
     using PieceSource = std::function<asio::awaitable<core::Result<std::size_t>>(
         std::uint64_t offset, std::span<std::uint8_t>)>;
     asio::awaitable<bool> send_streamed(bhttp::response<bhttp::buffer_body> head,
@@ -72,11 +76,18 @@ class Exchange {
     // The connection must close after this answer (client asked, body not read, ...).
     bool keep_alive() const;
     void close_after() { close_after_ = true; }
+    // What went wrong, for the request log only (the client was told less).
+    void note_error(std::string detail) { error_detail_ = std::move(detail); }
+    const std::string& error_detail() const { return error_detail_; }
     std::uint64_t bytes_in() const { return bytes_in_; }
     std::uint64_t bytes_out() const { return bytes_out_; }
 
   private:
+    // Until the request deadline or the idle timeout, whichever comes first.
     void arm_timer();
+    // The idle timeout alone: a download may take longer than any request, as long as
+    // it keeps moving.
+    void arm_idle_timer();
     template <class Message>
     void finish_headers(Message& res);
 
@@ -87,6 +98,8 @@ class Exchange {
     bool request_keep_alive_;
     const ConnectionLimits& limits_;
     std::string request_id_;
+    std::string client_address_;
+    std::string error_detail_;
     std::chrono::steady_clock::time_point deadline_;
     unsigned status_ = 0;
     bool body_done_ = false;

@@ -1,13 +1,16 @@
 #include "http/http_server.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/ids.hpp"
+#include "http/request_framing.hpp"
 
 namespace audiodrop::http {
 namespace {
@@ -18,13 +21,43 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
 constexpr std::size_t kReadBufferBytes = 128 * 1024;
+// A refused connection gets this long to take its answer. Past kMaxRefusing refusals
+// in flight, more are closed without one: answering must not cost more than refusing.
+constexpr auto kRefusalTime = std::chrono::seconds(1);
+constexpr std::size_t kMaxRefusing = 64;
+constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
+
+// Drops what the peer still sends, for at most `until` and `limit` bytes, after our
+// send side is shut: closing a socket with unread input resets it, and the reset can
+// destroy the answer before the client reads it.
+asio::awaitable<void> drain(beast::tcp_stream& stream, std::chrono::steady_clock::time_point until,
+                            std::size_t limit) {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::vector<char> sink(64 * 1024);
+    std::size_t drained = 0;
+    while (drained < limit && std::chrono::steady_clock::now() < until) {
+        stream.expires_at(until);
+        auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), kAwait);
+        if (rec) break;
+        drained += n;
+    }
+}
+
+bool out_of_descriptors(const boost::system::error_code& ec) {
+    return ec == asio::error::no_descriptors ||
+           ec == boost::system::errc::too_many_files_open_in_system ||
+           ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
 
 }  // namespace
 
 struct HttpServer::Connection {
-    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+    Connection(tcp::socket socket, ConnectionGate::Ticket place)
+        : stream(std::move(socket)), ticket(std::move(place)) {}
     beast::tcp_stream stream;
-    bool busy = false;  // guarded by HttpServer::mutex_
+    ConnectionGate::Ticket ticket;  // the connection's place, given back with it
+    bool busy = false;              // guarded by HttpServer::mutex_
 };
 
 core::Result<tcp::endpoint> parse_listen_address(const std::string& listen) {
@@ -56,29 +89,35 @@ core::Result<tcp::endpoint> parse_listen_address(const std::string& listen) {
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, std::string name, Handler& handler,
-                       ConnectionLimits limits, core::Logger logger)
+                       ConnectionLimits limits, ConnectionGate& gate, core::Logger logger)
     : ioc_(ioc),
       name_(std::move(name)),
       handler_(handler),
       limits_(limits),
+      gate_(gate),
       logger_(std::move(logger)),
       acceptor_(asio::make_strand(ioc)) {}
 
 HttpServer::~HttpServer() = default;
 
-core::Result<void> HttpServer::start(const std::string& listen) {
+core::Result<tcp::acceptor> open_listener(asio::io_context& ioc, const std::string& listen) {
     AUDIODROP_TRY_ASSIGN(const auto endpoint, parse_listen_address(listen));
+    tcp::acceptor acceptor(asio::make_strand(ioc));
     boost::system::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
         return core::make_error(core::ErrorKind::unavailable, "listen_failed",
                                 "cannot listen on " + listen + ": " + ec.message());
     }
+    return acceptor;
+}
+
+void HttpServer::start(tcp::acceptor listener) {
+    acceptor_ = std::move(listener);
     asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
-    return {};
 }
 
 tcp::endpoint HttpServer::local_endpoint() const {
@@ -91,11 +130,33 @@ asio::awaitable<void> HttpServer::accept_loop() {
         auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), kAwait);
         if (ec) {
             if (stopping_ || ec == asio::error::operation_aborted) break;
-            logger_->warn({{"listener", name_}, {"msg", "accept failed"}, {"error", ec.message()}});
+            co_await back_off(ec);
+            continue;
+        }
+        accept_backoff_ = std::chrono::milliseconds(0);
+        const auto from = socket.remote_endpoint(ec).address();
+        ConnectionGate::Ticket ticket;
+        if (const auto verdict = gate_.admit(from, ticket);
+            verdict != ConnectionGate::Verdict::admitted) {
+            if (const auto count = refusal_warning_.occur()) {
+                logger_->warn({{"listener", name_},
+                               {"msg", "connections refused"},
+                               {"reason", verdict == ConnectionGate::Verdict::address_full
+                                              ? "too many from one address"
+                                              : "too many in all"},
+                               {"last_from", from.to_string()},
+                               {"count", count}});
+            }
+            if (refusing_.fetch_add(1) < kMaxRefusing) {
+                auto executor = socket.get_executor();
+                asio::co_spawn(executor, refuse(std::move(socket), verdict), asio::detached);
+            } else {
+                --refusing_;
+            }
             continue;
         }
         socket.set_option(tcp::no_delay(true), ec);
-        auto conn = std::make_shared<Connection>(std::move(socket));
+        auto conn = std::make_shared<Connection>(std::move(socket), std::move(ticket));
         {
             std::lock_guard lock(mutex_);
             connections_.insert(conn);
@@ -118,11 +179,54 @@ asio::awaitable<void> HttpServer::accept_loop() {
     }
 }
 
+asio::awaitable<void> HttpServer::back_off(const boost::system::error_code& ec) {
+    // Out of descriptors, the pending connection stays queued and the next accept fails
+    // at once: without a pause the loop would spin and flood the log.
+    if (out_of_descriptors(ec)) {
+        accept_backoff_ =
+            std::clamp(accept_backoff_ * 2, std::chrono::milliseconds(10), kMaxAcceptBackoff);
+    }
+    if (const auto count = accept_warning_.occur()) {
+        logger_->warn({{"listener", name_},
+                       {"msg", "accept failed"},
+                       {"error", ec.message()},
+                       {"count", count},
+                       {"retry_ms", accept_backoff_.count()}});
+    }
+    if (accept_backoff_.count() == 0) co_return;
+    asio::steady_timer pause(acceptor_.get_executor(), accept_backoff_);
+    co_await pause.async_wait(kAwait);
+}
+
+asio::awaitable<void> HttpServer::refuse(tcp::socket socket, ConnectionGate::Verdict verdict) {
+    const bool address_full = verdict == ConnectionGate::Verdict::address_full;
+    auto res = handler_.framing_error(
+        address_full ? 429 : 503, "too_many_connections",
+        address_full ? "this address has " + std::to_string(gate_.max_per_address()) +
+                           " connections open, the most allowed; reuse or close one"
+                     : "the server has as many connections open as it allows (" +
+                           std::to_string(gate_.max_total()) + "); retry shortly",
+        core::new_id("req_"));
+    res.set(bhttp::field::retry_after, "1");
+    res.keep_alive(false);
+    res.prepare_payload();
+    beast::tcp_stream stream(std::move(socket));
+    const auto until = std::chrono::steady_clock::now() + kRefusalTime;
+    stream.expires_at(until);
+    auto [ec, n] = co_await bhttp::async_write(stream, res, kAwait);
+    if (!ec) co_await drain(stream, until, kReadBufferBytes);
+    stream.close();
+    --refusing_;
+}
+
 asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
     beast::error_code ignored;
     const auto remote_ep = conn->stream.socket().remote_endpoint(ignored);
     const std::string remote = remote_ep.address().to_string();
-    beast::flat_buffer buffer;
+    const std::string client_address = address_key(remote_ep.address());
+    // Bounded: a header, or a chunk-size line whose extensions never end, can grow it
+    // only this far before the read fails.
+    beast::flat_buffer buffer(kReadBufferBytes + limits_.max_header_bytes);
     // Beast reads into the buffer's spare capacity; left at a header's size, a part
     // body would arrive a few hundred bytes per read.
     buffer.reserve(kReadBufferBytes);
@@ -141,21 +245,18 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
                 ec == asio::error::eof || ec == bhttp::error::partial_message) {
                 break;
             }
-            const bool too_big = ec == bhttp::error::header_limit;
-            auto res = handler_.framing_error(
-                too_big ? 431 : 400, too_big ? "header_too_large" : "malformed_request",
-                too_big ? "the request header is over the limit of " +
-                              std::to_string(limits_.max_header_bytes) + " bytes"
-                        : "the request could not be parsed as HTTP/1.1: " + ec.message(),
-                core::new_id("req_"));
-            res.keep_alive(false);
-            res.prepare_payload();
-            conn->stream.expires_after(limits_.idle_timeout);
-            co_await bhttp::async_write(conn->stream, res, kAwait);
-            logger_->info({{"listener", name_},
-                           {"remote", remote},
-                           {"status", res.result_int()},
-                           {"error", ec.message()}});
+            if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+                co_await reject(*conn, remote, 431, "header_too_large",
+                                "the request header is over the limit of " +
+                                    std::to_string(limits_.max_header_bytes) + " bytes");
+            } else {
+                co_await reject(*conn, remote, 400, "malformed_request",
+                                "the request could not be parsed as HTTP/1.1: " + ec.message());
+            }
+            break;
+        }
+        if (auto problem = framing_problem(parser.get())) {
+            co_await reject(*conn, remote, problem->status, problem->code, problem->message);
             break;
         }
         {
@@ -163,7 +264,8 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
             conn->busy = true;
         }
         const auto started = std::chrono::steady_clock::now();
-        Exchange exchange(conn->stream, buffer, parser, limits_, core::new_id("req_"));
+        Exchange exchange(conn->stream, buffer, parser, limits_, core::new_id("req_"),
+                          client_address);
         co_await handler_.handle(exchange);
         if (!exchange.responded()) {
             exchange.close_after();
@@ -172,7 +274,10 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
         }
         log_request(exchange, remote, started);
         keep_going = exchange.keep_alive();
-        if (!exchange.body_done() && exchange.responded()) co_await linger_and_close(*conn);
+        if (!exchange.body_done() && exchange.responded()) {
+            co_await drain(conn->stream, std::chrono::steady_clock::now() + kLingerTime,
+                           kLingerBytes);
+        }
         {
             std::lock_guard lock(mutex_);
             conn->busy = false;
@@ -184,18 +289,19 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
     connections_.erase(conn);
 }
 
-asio::awaitable<void> HttpServer::linger_and_close(Connection& conn) {
-    beast::error_code ec;
-    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    std::vector<char> sink(64 * 1024);
-    std::size_t drained = 0;
-    const auto until = std::chrono::steady_clock::now() + kLingerTime;
-    while (drained < kLingerBytes && std::chrono::steady_clock::now() < until) {
-        conn.stream.expires_at(until);
-        auto [rec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), kAwait);
-        if (rec) break;
-        drained += n;
-    }
+asio::awaitable<void> HttpServer::reject(Connection& conn, const std::string& remote,
+                                         unsigned status, std::string_view code,
+                                         const std::string& message) {
+    auto res = handler_.framing_error(status, code, message, core::new_id("req_"));
+    res.keep_alive(false);
+    res.prepare_payload();
+    conn.stream.expires_after(limits_.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_write(conn.stream, res, kAwait);
+    logger_->info(
+        {{"listener", name_}, {"remote", remote}, {"status", status}, {"error", message}});
+    // Whatever body followed was never read.
+    if (!ec)
+        co_await drain(conn.stream, std::chrono::steady_clock::now() + kLingerTime, kLingerBytes);
 }
 
 void HttpServer::log_request(const Exchange& ex, const std::string& remote,
@@ -207,15 +313,24 @@ void HttpServer::log_request(const Exchange& ex, const std::string& remote,
     const auto target = req.target();
     // Never log the query: it carries presigned-URL signatures.
     const auto path = target.substr(0, target.find('?'));
-    logger_->info({{"listener", name_},
-                   {"request_id", ex.request_id()},
-                   {"remote", remote},
-                   {"method", std::string_view(req.method_string())},
-                   {"path", std::string_view(path)},
-                   {"status", ex.status()},
-                   {"in", ex.bytes_in()},
-                   {"out", ex.bytes_out()},
-                   {"ms", static_cast<double>(micros) / 1000.0}});
+    const std::array<core::LogField, 10> fields{
+        {{"listener", name_},
+         {"request_id", ex.request_id()},
+         {"remote", remote},
+         {"method", std::string_view(req.method_string())},
+         {"path", std::string_view(path)},
+         {"status", ex.status()},
+         {"in", ex.bytes_in()},
+         {"out", ex.bytes_out()},
+         {"ms", static_cast<double>(micros) / 1000.0},
+         // What the client was not told; empty for all but failures of the server.
+         {"error", std::string_view(ex.error_detail())}}};
+    const std::span<const core::LogField> all(fields);
+    if (ex.error_detail().empty()) {
+        logger_->info(all.first(all.size() - 1));
+    } else {
+        logger_->warn(all);
+    }
 }
 
 void HttpServer::stop() {

@@ -10,6 +10,8 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/repeated_warning.hpp"
+#include "http/connection_gate.hpp"
 #include "http/exchange.hpp"
 
 namespace audiodrop::http {
@@ -30,16 +32,20 @@ class Handler {
 
 // A listener: one coroutine per connection, on its own strand of a shared
 // multi-threaded io_context; requests on a connection are served one after another
-// (keep-alive). stop() closes the acceptor and the idle connections at once, and lets
-// busy ones finish the request in hand, then close.
+// (keep-alive). A connection the gate does not admit gets a short refusal (429 when its
+// address has too many, 503 when the server does) and is closed. When the process runs
+// out of file descriptors, accepting backs off instead of spinning. stop() closes the
+// acceptor and the idle connections at once, and lets busy ones finish the request in
+// hand, then close.
 class HttpServer {
   public:
     HttpServer(asio::io_context& ioc, std::string name, Handler& handler, ConnectionLimits limits,
-               core::Logger logger);
+               ConnectionGate& gate, core::Logger logger);
     ~HttpServer();
 
-    // Binds and starts accepting. "host:port"; port 0 picks a free one.
-    core::Result<void> start(const std::string& listen);
+    // Starts accepting on a listener from open_listener().
+    void start(tcp::acceptor listener);
+    // The bound address (the port the kernel picked when asked for port 0).
     tcp::endpoint local_endpoint() const;
     void stop();
     std::size_t open_connections() const;
@@ -47,8 +53,15 @@ class HttpServer {
   private:
     struct Connection;
     asio::awaitable<void> accept_loop();
+    // Answers a connection the gate refused, then closes it.
+    asio::awaitable<void> refuse(tcp::socket socket, ConnectionGate::Verdict verdict);
+    // Waits out a failed accept: longer each time the process is out of descriptors.
+    asio::awaitable<void> back_off(const boost::system::error_code& ec);
     asio::awaitable<void> serve(std::shared_ptr<Connection> conn);
-    asio::awaitable<void> linger_and_close(Connection& conn);
+    // Answers a request that cannot be served (bad framing, oversized header) in the
+    // listener's format; the connection closes after it.
+    asio::awaitable<void> reject(Connection& conn, const std::string& remote, unsigned status,
+                                 std::string_view code, const std::string& message);
     void log_request(const Exchange& ex, const std::string& remote,
                      std::chrono::steady_clock::time_point started) const;
 
@@ -56,14 +69,25 @@ class HttpServer {
     std::string name_;
     Handler& handler_;
     ConnectionLimits limits_;
+    ConnectionGate& gate_;
     core::Logger logger_;
     tcp::acceptor acceptor_;
     std::atomic<bool> stopping_{false};
+    std::atomic<std::size_t> refusing_{0};  // refusals being written right now
+    std::chrono::milliseconds accept_backoff_{0};
+    core::RepeatedWarning accept_warning_;
+    core::RepeatedWarning refusal_warning_;
     mutable std::mutex mutex_;
     std::set<std::shared_ptr<Connection>> connections_;
 };
 
 // Splits "host:port" or "[v6]:port" into an endpoint; invalid_input otherwise.
 core::Result<tcp::endpoint> parse_listen_address(const std::string& listen);
+
+// Binds "host:port" (port 0: the kernel picks a free one) with SO_REUSEADDR and listens,
+// on a strand of `ioc`. Connections wait in the backlog until an HttpServer starts on
+// it, so a caller can learn the bound port before it builds what serves requests.
+// unavailable "listen_failed" when the address cannot be bound.
+core::Result<tcp::acceptor> open_listener(asio::io_context& ioc, const std::string& listen);
 
 }  // namespace audiodrop::http

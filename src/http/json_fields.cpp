@@ -17,9 +17,43 @@ core::Error invalid(const std::string& message) {
     return make_error(ErrorKind::invalid_input, "invalid_request", message);
 }
 
+// The deepest request body is part_list's three levels. The limit stops amplification:
+// the parser builds a value per bracket, so a megabyte of "[[[[" would take hundreds
+// of MiB.
+constexpr int kMaxJsonDepth = 16;
+
+bool nested_too_deep(std::string_view text) {
+    int depth = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > kMaxJsonDepth) return true;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 core::Result<nlohmann::json> parse_json_object(std::string_view body) {
+    if (nested_too_deep(body)) {
+        return make_error(
+            ErrorKind::invalid_input, "invalid_json",
+            "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
     auto json = nlohmann::json::parse(body, nullptr, false);
     if (json.is_discarded() || !json.is_object()) {
         return make_error(ErrorKind::invalid_input, "invalid_json",

@@ -54,7 +54,7 @@ std::string Metrics::render() const {
         const std::string_view name = std::string_view(c.series).substr(0, c.series.find('{'));
         if (name != last_name) {  // one HELP and TYPE per metric, before its first series
             out += "# HELP " + std::string(name) + " " + c.help + "\n# TYPE " + std::string(name) +
-                   " counter\n";
+                   " " + std::string(c.type) + "\n";
             last_name = name;
         }
         out += c.series + " " + std::to_string(c.read()) + "\n";

@@ -33,7 +33,11 @@ class Metrics {
     // the name with its labels, e.g. audiodrop_md5_bytes_total{phase="background"}.
     // Set at start, before any request.
     void add_counter(std::string series, std::string help, std::function<std::uint64_t()> read) {
-        counters_.push_back({std::move(series), std::move(help), std::move(read)});
+        counters_.push_back({std::move(series), std::move(help), "counter", std::move(read)});
+    }
+    // The same for a value that goes up and down (open connections).
+    void add_gauge(std::string series, std::string help, std::function<std::uint64_t()> read) {
+        counters_.push_back({std::move(series), std::move(help), "gauge", std::move(read)});
     }
 
     std::string render() const;
@@ -52,6 +56,7 @@ class Metrics {
     struct ExternalCounter {
         std::string series;
         std::string help;
+        std::string_view type;  // "counter" or "gauge"
         std::function<std::uint64_t()> read;
     };
     std::vector<ExternalCounter> counters_;

@@ -37,7 +37,7 @@ StringResponse s3_error(const core::Error& error, std::string_view resource,
         return res;
     }
     res.set(bhttp::field::content_type, "application/xml");
-    res.body() = s3::error_xml(error.code, error.message, resource, request_id);
+    res.body() = s3::error_xml(error.code, public_message(error), resource, request_id);
     res.prepare_payload();
     return res;
 }

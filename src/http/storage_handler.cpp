@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/time_format.hpp"
+#include "http/api_response.hpp"
 #include "http/byte_range.hpp"
 #include "http/offload.hpp"
 #include "http/request_target.hpp"
@@ -60,14 +61,18 @@ StringResponse StorageHandler::framing_error(unsigned status, std::string_view c
                                              std::string_view message,
                                              const std::string& request_id) {
     // S3 has no codes of its own for unparseable requests; the message says what failed.
-    auto res = s3_error(make_error(ErrorKind::invalid_input, "InvalidRequest",
-                                   std::string(message) + " (" + std::string(code) + ")"),
-                        "", request_id, false);
+    // A refusal to take more connections is S3's throttle, which SDKs back off and retry.
+    const bool throttled = status == 429 || status == 503;
+    auto res =
+        s3_error(make_error(ErrorKind::invalid_input, throttled ? "SlowDown" : "InvalidRequest",
+                            std::string(message) + " (" + std::string(code) + ")"),
+                 "", request_id, false);
     res.result(static_cast<bhttp::status>(status));
     return res;
 }
 
 asio::awaitable<void> StorageHandler::fail(Exchange& ex, const core::Error& error) {
+    if (message_withheld(error)) ex.note_error(error.message);
     const auto path = split_target(ex.request().target()).path;
     co_await ex.send(
         s3_error(as_s3(error), path, ex.request_id(), ex.request().method() == bhttp::verb::head));

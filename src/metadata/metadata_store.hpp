@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "metadata/records.hpp"
+#include "metadata/upload_quota.hpp"
 
 namespace audiodrop::metadata {
 
@@ -16,9 +17,6 @@ namespace audiodrop::metadata {
 // Every method is one transaction and is safe to call from many threads at once.
 // Failures of the store itself come back as ErrorKind::unavailable; a lookup that
 // finds nothing is an empty optional, not an error.
-// create_upload's max_open_uploads when no quota applies.
-inline constexpr std::uint64_t kNoUploadQuota = INT64_MAX;
-
 class MetadataStore {
   public:
     virtual ~MetadataStore() = default;
@@ -28,24 +26,27 @@ class MetadataStore {
     virtual core::Result<std::optional<Partner>> find_partner(const std::string& client_id) = 0;
 
     virtual core::Result<void> add_refresh_token(const RefreshToken& t) = 0;
+    // The token if it could be spent at `now` (known, unspent, unexpired), without
+    // spending it: so a refresh can be refused before it costs the caller its token.
+    virtual core::Result<std::optional<RefreshToken>> find_refresh_token(
+        const std::string& token_hash, core::TimePoint now) = 0;
     // Atomically marks the token spent and returns it. Only one caller ever gets a
     // given token back: unknown, spent or expired tokens give an empty optional.
     virtual core::Result<std::optional<RefreshToken>> spend_refresh_token(
         const std::string& token_hash, core::TimePoint now) = 0;
 
-    // Stores a new upload unless its owner (client_id, user_id) has max_open_uploads
-    // open uploads already: rate_limited "open_upload_quota" then. The count and the
-    // insert are one atomic step, so concurrent creates never exceed the quota.
-    // conflict when file_id or upload_id exists already.
-    virtual core::Result<void> create_upload(const UploadRecord& u,
-                                             std::uint64_t max_open_uploads) = 0;
+    // Stores a new upload unless it would take its owner past `quota` (quota_refusal
+    // then). The counts and the insert are one atomic step, so concurrent creates, on
+    // any replica, never exceed the quota. conflict when file_id or upload_id exists
+    // already.
+    virtual core::Result<void> create_upload(const UploadRecord& u, const UploadQuota& quota) = 0;
     // create_upload for a caller that must not hold a thread while the write commits:
     // `done` gets the same result once it is durable, on a thread of the store's, and
     // must not block. A store without a path of its own answers within this call (so it
     // is called from a worker, never a network thread).
-    virtual void create_upload_async(const UploadRecord& u, std::uint64_t max_open_uploads,
+    virtual void create_upload_async(const UploadRecord& u, const UploadQuota& quota,
                                      std::function<void(core::Result<void>)> done) {
-        done(create_upload(u, max_open_uploads));
+        done(create_upload(u, quota));
     }
     virtual core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) = 0;
     // Open uploads of one user, for the per-user quota.

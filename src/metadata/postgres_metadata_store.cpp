@@ -174,6 +174,21 @@ core::Result<void> PostgresMetadataStore::add_refresh_token(const RefreshToken& 
     });
 }
 
+core::Result<std::optional<RefreshToken>> PostgresMetadataStore::find_refresh_token(
+    const std::string& token_hash, core::TimePoint now) {
+    return with_connection([&](Connection& c) -> core::Result<std::optional<RefreshToken>> {
+        AUDIODROP_TRY_ASSIGN(
+            auto r,
+            c.exec("SELECT token_hash, client_id, expires_at FROM refresh_tokens "
+                   "WHERE token_hash = $1 AND spent_at IS NULL AND expires_at > $2",
+                   Params().add(token_hash).add(core::to_unix(now)), "read a refresh token"));
+        if (r.rows() == 0) return std::optional<RefreshToken>();
+        AUDIODROP_TRY_ASSIGN(const std::int64_t expires_at, r.int64(0, 2));
+        return std::optional<RefreshToken>(
+            RefreshToken{r.text(0, 0), r.text(0, 1), core::from_unix(expires_at)});
+    });
+}
+
 core::Result<std::optional<RefreshToken>> PostgresMetadataStore::spend_refresh_token(
     const std::string& token_hash, core::TimePoint now) {
     return with_connection([&](Connection& c) -> core::Result<std::optional<RefreshToken>> {
@@ -192,26 +207,34 @@ core::Result<std::optional<RefreshToken>> PostgresMetadataStore::spend_refresh_t
 }
 
 core::Result<void> PostgresMetadataStore::create_upload(const UploadRecord& u,
-                                                        std::uint64_t max_open_uploads) {
+                                                        const UploadQuota& quota) {
     return with_connection([&](Connection& c) -> core::Result<void> {
         AUDIODROP_TRY_ASSIGN(auto tx, postgres::Transaction::begin(c));
-        // Every create for this owner, on any connection, queues here until the one
-        // ahead commits; the count below then sees its row.
-        AUDIODROP_TRY(
-            c.exec("SELECT pg_advisory_xact_lock($1::int, hashtext($2::text || '/' || "
-                   "$3::text))",
-                   Params().add(kQuotaLockSpace).add(u.client_id).add(u.user_id),
-                   "lock the owner's upload quota"));
+        // Every create for this partner, on any connection, queues here until the one
+        // ahead commits; the counts below then see its row.
+        AUDIODROP_TRY(c.exec("SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))",
+                             Params().add(kQuotaLockSpace).add(u.client_id),
+                             "lock the partner's upload quota"));
+        const auto limit = [](std::uint64_t v) {
+            return static_cast<std::int64_t>(std::min<std::uint64_t>(v, INT64_MAX));
+        };
+        // Unlimited is NULL, so no arithmetic on it can overflow.
+        const auto byte_limit = quota.bytes_per_partner >= kNoUploadQuota
+                                    ? std::nullopt
+                                    : std::optional(limit(quota.bytes_per_partner));
         Params params = upload_params(u);
-        params.add(static_cast<std::int64_t>(std::min<std::uint64_t>(max_open_uploads, INT64_MAX)));
-        const QueryResult r =
-            c.exec_raw("INSERT INTO uploads (" + std::string(kUploadColumns) +
-                           ") SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::text, "
-                           "$7::bigint, $8::bigint, $9::text, $10::text, $11::text, $12::bigint, "
-                           "$13::bigint, $14::bigint, $15::text, $16::text "
-                           "WHERE (SELECT count(*) FROM uploads WHERE client_id = $3::text "
-                           "AND user_id = $4::text AND state = 'open') < $17::bigint",
-                       params);
+        params.add(limit(quota.open_per_user)).add(limit(quota.open_per_partner)).add(byte_limit);
+        const QueryResult r = c.exec_raw(
+            "INSERT INTO uploads (" + std::string(kUploadColumns) +
+                ") SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::text, "
+                "$7::bigint, $8::bigint, $9::text, $10::text, $11::text, $12::bigint, "
+                "$13::bigint, $14::bigint, $15::text, $16::text "
+                "WHERE (SELECT count(*) FROM uploads WHERE client_id = $3::text "
+                "AND user_id = $4::text AND state = 'open') < $17::bigint "
+                "AND coalesce((SELECT open FROM partner_open_uploads WHERE client_id = $3::text), "
+                "0) < $18::bigint AND ($19::bigint IS NULL OR coalesce((SELECT bytes FROM "
+                "partner_open_uploads WHERE client_id = $3::text), 0) <= $19::bigint - $5::bigint)",
+            params);
         if (is_uniqueness_violation(r)) {
             return core::make_error(core::ErrorKind::conflict, "upload_exists",
                                     "An upload with file_id " + u.file_id + " or upload_id " +
@@ -219,10 +242,20 @@ core::Result<void> PostgresMetadataStore::create_upload(const UploadRecord& u,
         }
         if (!r.ok()) return c.to_error(r, "create an upload");
         if (r.affected_rows() == 0) {
-            return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
-                                    "user " + u.user_id + " has " +
-                                        std::to_string(max_open_uploads) + " open uploads already",
-                                    core::Reason::open_upload_quota);
+            AUDIODROP_TRY_ASSIGN(
+                auto counts,
+                c.exec("SELECT (SELECT count(*) FROM uploads WHERE client_id = $1 AND "
+                       "user_id = $2 AND state = 'open'), coalesce((SELECT open FROM "
+                       "partner_open_uploads WHERE client_id = $1), 0), coalesce((SELECT bytes "
+                       "FROM partner_open_uploads WHERE client_id = $1), 0)",
+                       Params().add(u.client_id).add(u.user_id), "count open uploads"));
+            AUDIODROP_TRY_ASSIGN(const std::int64_t user, counts.int64(0, 0));
+            AUDIODROP_TRY_ASSIGN(const std::int64_t partner, counts.int64(0, 1));
+            AUDIODROP_TRY_ASSIGN(const std::int64_t bytes, counts.int64(0, 2));
+            return quota_refusal(
+                u, quota,
+                OpenUploads{static_cast<std::uint64_t>(user), static_cast<std::uint64_t>(partner),
+                            static_cast<std::uint64_t>(bytes)});
         }
         return tx.commit();
     });

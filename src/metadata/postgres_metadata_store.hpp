@@ -14,9 +14,9 @@
 // - Compare-and-set methods (mark_completed, transition, spend_refresh_token) are one
 //   conditional UPDATE each: under READ COMMITTED, a second writer waits for the
 //   first and re-checks the row, so of racing replicas exactly one wins.
-// - create_upload's quota: the count and the insert run in one transaction under an
-//   advisory lock on the owner (client_id, user_id), so concurrent creates from any
-//   number of connections or processes never exceed it.
+// - create_upload's quota: the counts and the insert run in one transaction under an
+//   advisory lock on the partner, so concurrent creates from any number of
+//   connections or processes never exceed it (creates of one partner take turns).
 // - Thread-safe: a bounded pool of connections (PoolOptions). A caller waits at most
 //   acquire_timeout for a free one; a connection the server closed is replaced when
 //   next used, so the store heals by itself after the server restarts.
@@ -62,11 +62,12 @@ class PostgresMetadataStore final : public MetadataStore {
     core::Result<std::optional<Partner>> find_partner(const std::string& client_id) override;
 
     core::Result<void> add_refresh_token(const RefreshToken& t) override;
+    core::Result<std::optional<RefreshToken>> find_refresh_token(const std::string& token_hash,
+                                                                 core::TimePoint now) override;
     core::Result<std::optional<RefreshToken>> spend_refresh_token(const std::string& token_hash,
                                                                   core::TimePoint now) override;
 
-    core::Result<void> create_upload(const UploadRecord& u,
-                                     std::uint64_t max_open_uploads) override;
+    core::Result<void> create_upload(const UploadRecord& u, const UploadQuota& quota) override;
     core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) override;
     core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,
                                                    const std::string& user_id) override;

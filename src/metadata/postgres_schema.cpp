@@ -14,7 +14,7 @@ constexpr std::int64_t kMigrationLockKey = 0x617564696f64726f;
 
 // Same layout as the SQLite store. Times are unix seconds; filesize and chunk_size
 // hold a uint64 bit pattern in a BIGINT, as SQLite's INTEGER does.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -66,6 +66,39 @@ CREATE TABLE request_counts (
 
 -- forget_request_counts
 CREATE INDEX request_counts_by_window ON request_counts (window_start);
+)sql",
+    // 3: open uploads and their declared bytes counted per partner, kept by a trigger,
+    // for the per-partner quotas.
+    R"sql(
+CREATE TABLE partner_open_uploads (
+    client_id TEXT PRIMARY KEY,
+    open      BIGINT NOT NULL,
+    bytes     BIGINT NOT NULL
+);
+
+INSERT INTO partner_open_uploads (client_id, open, bytes)
+    SELECT client_id, count(*), sum(filesize) FROM uploads WHERE state = 'open'
+    GROUP BY client_id;
+
+CREATE FUNCTION partner_open_uploads_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.state = 'open' THEN
+            INSERT INTO partner_open_uploads AS p (client_id, open, bytes)
+                VALUES (NEW.client_id, 1, NEW.filesize)
+                ON CONFLICT (client_id)
+                DO UPDATE SET open = p.open + 1, bytes = p.bytes + EXCLUDED.bytes;
+        END IF;
+    ELSIF OLD.state = 'open' AND (TG_OP = 'DELETE' OR NEW.state <> 'open') THEN
+        UPDATE partner_open_uploads SET open = open - 1, bytes = bytes - OLD.filesize
+            WHERE client_id = OLD.client_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER partner_open_uploads_kept AFTER INSERT OR DELETE OR UPDATE OF state ON uploads
+    FOR EACH ROW EXECUTE FUNCTION partner_open_uploads_keep();
 )sql",
 };
 

@@ -1,13 +1,32 @@
 #include "metadata/sqlite_handle.hpp"
 
+#include <cerrno>
+#include <cstring>
+
 namespace audiodrop::metadata::sqlite {
+namespace {
+
+// The errno behind an I/O error when it says the disk is full, else 0. SQLite reports
+// most writes that find no room as SQLITE_FULL, but a failure to create or grow the
+// write-ahead log's shared-memory index as SQLITE_IOERR_SHMSIZE, which is how any
+// connection opened on a full disk fails. sqlite3_system_errno is set for I/O errors.
+int full_disk_errno(sqlite3* db, int rc) {
+    if ((rc & 0xff) != SQLITE_IOERR || db == nullptr) return 0;
+    const int err = sqlite3_system_errno(db);
+    return err == ENOSPC || err == EDQUOT ? err : 0;
+}
+
+}  // namespace
 
 core::Error to_error(sqlite3* db, int rc, std::string_view doing) {
     // sqlite3_errmsg describes the most recent failure on this connection, which is
     // this one as long as the caller holds the connection exclusively.
     std::string message = "The metadata store (SQLite) failed to " + std::string(doing) + ": " +
-                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + ".";
-    if ((rc & 0xff) == SQLITE_FULL) {
+                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    const int full_errno = full_disk_errno(db, rc);
+    if (full_errno != 0) message += std::string(" (") + std::strerror(full_errno) + ")";
+    message += ".";
+    if ((rc & 0xff) == SQLITE_FULL || full_errno != 0) {
         return core::make_error(core::ErrorKind::storage_full, "metadata_storage_full",
                                 std::move(message));
     }

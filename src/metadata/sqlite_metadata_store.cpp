@@ -303,6 +303,21 @@ core::Result<void> SqliteMetadataStore::add_refresh_token(const RefreshToken& t)
     });
 }
 
+core::Result<std::optional<RefreshToken>> SqliteMetadataStore::find_refresh_token(
+    const std::string& token_hash, core::TimePoint now) {
+    return read([&](sqlite::Session& s) -> core::Result<std::optional<RefreshToken>> {
+        AUDIODROP_TRY_ASSIGN(
+            auto stmt,
+            s.statement("SELECT token_hash, client_id, expires_at FROM refresh_tokens "
+                        "WHERE token_hash = ?1 AND spent_at IS NULL AND expires_at > ?2"));
+        stmt.bind(1, token_hash).bind(2, core::to_unix(now));
+        AUDIODROP_TRY_ASSIGN(const bool found, stmt.step("read a refresh token"));
+        if (!found) return std::optional<RefreshToken>();
+        return std::optional<RefreshToken>(
+            RefreshToken{stmt.text(0), stmt.text(1), core::from_unix(stmt.int64(2))});
+    });
+}
+
 core::Result<std::optional<RefreshToken>> SqliteMetadataStore::spend_refresh_token(
     const std::string& token_hash, core::TimePoint now) {
     return write([&](sqlite::Session& s) -> core::Result<std::optional<RefreshToken>> {
@@ -322,16 +337,36 @@ core::Result<std::optional<RefreshToken>> SqliteMetadataStore::spend_refresh_tok
 
 namespace {
 
+std::int64_t quota_limit(std::uint64_t limit) {
+    return static_cast<std::int64_t>(std::min<std::uint64_t>(limit, INT64_MAX));
+}
+
+// What the owner of `u` has open, read after an insert found no room, to say why.
+core::Result<OpenUploads> open_uploads(sqlite::Session& s, const UploadRecord& u) {
+    AUDIODROP_TRY_ASSIGN(
+        auto stmt,
+        s.statement("SELECT coalesce((SELECT open FROM open_upload_counts WHERE client_id = ?1 "
+                    "AND user_id = ?2), 0), coalesce((SELECT open FROM partner_open_uploads "
+                    "WHERE client_id = ?1), 0), coalesce((SELECT bytes FROM "
+                    "partner_open_uploads WHERE client_id = ?1), 0)"));
+    stmt.bind(1, u.client_id).bind(2, u.user_id);
+    AUDIODROP_TRY(stmt.step("count open uploads"));
+    return OpenUploads{from_sql(stmt.int64(0)), from_sql(stmt.int64(1)), from_sql(stmt.int64(2))};
+}
+
 // The one statement of create_upload.
 core::Result<void> insert_upload(sqlite::Session& s, const UploadRecord& u,
-                                 std::uint64_t max_open_uploads) {
-    // open_upload_counts is kept by triggers (schema 3) in this same transaction.
+                                 const UploadQuota& quota) {
+    // open_upload_counts and partner_open_uploads are kept by triggers (schemas 3 and
+    // 5) in this same transaction.
     AUDIODROP_TRY_ASSIGN(
         auto stmt,
         s.statement("INSERT INTO uploads (" + std::string(kUploadColumns) +
                     ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                     "WHERE coalesce((SELECT open FROM open_upload_counts WHERE client_id = ?3 "
-                    "AND user_id = ?4), 0) < ?17"));
+                    "AND user_id = ?4), 0) < ?17 AND coalesce((SELECT open FROM "
+                    "partner_open_uploads WHERE client_id = ?3), 0) < ?18 AND coalesce((SELECT "
+                    "bytes FROM partner_open_uploads WHERE client_id = ?3), 0) <= ?19 - ?5"));
     std::optional<std::int64_t> completed_at;
     if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
     stmt.bind(1, u.file_id)
@@ -350,7 +385,9 @@ core::Result<void> insert_upload(sqlite::Session& s, const UploadRecord& u,
         .bind(14, completed_at)
         .bind(15, u.file_md5)
         .bind(16, u.part_list_digest)
-        .bind(17, static_cast<std::int64_t>(std::min<std::uint64_t>(max_open_uploads, INT64_MAX)));
+        .bind(17, quota_limit(quota.open_per_user))
+        .bind(18, quota_limit(quota.open_per_partner))
+        .bind(19, quota_limit(quota.bytes_per_partner));
     const int rc = stmt.step_raw();
     if (is_uniqueness_violation(rc)) {
         return core::make_error(core::ErrorKind::conflict, "upload_exists",
@@ -359,10 +396,8 @@ core::Result<void> insert_upload(sqlite::Session& s, const UploadRecord& u,
     }
     if (rc != SQLITE_DONE) return sqlite::to_error(s.db(), rc, "create an upload");
     if (sqlite3_changes(s.db()) == 0) {
-        return core::make_error(core::ErrorKind::rate_limited, "open_upload_quota",
-                                "user " + u.user_id + " has " + std::to_string(max_open_uploads) +
-                                    " open uploads already",
-                                core::Reason::open_upload_quota);
+        AUDIODROP_TRY_ASSIGN(const auto open, open_uploads(s, u));
+        return quota_refusal(u, quota, open);
     }
     return {};
 }
@@ -370,15 +405,14 @@ core::Result<void> insert_upload(sqlite::Session& s, const UploadRecord& u,
 }  // namespace
 
 core::Result<void> SqliteMetadataStore::create_upload(const UploadRecord& u,
-                                                      std::uint64_t max_open_uploads) {
-    return write([&](sqlite::Session& s) { return insert_upload(s, u, max_open_uploads); });
+                                                      const UploadQuota& quota) {
+    return write([&](sqlite::Session& s) { return insert_upload(s, u, quota); });
 }
 
-void SqliteMetadataStore::create_upload_async(const UploadRecord& u, std::uint64_t max_open_uploads,
+void SqliteMetadataStore::create_upload_async(const UploadRecord& u, const UploadQuota& quota,
                                               std::function<void(core::Result<void>)> done) {
-    write_async(
-        [u, max_open_uploads](sqlite::Session& s) { return insert_upload(s, u, max_open_uploads); },
-        std::move(done));
+    write_async([u, quota](sqlite::Session& s) { return insert_upload(s, u, quota); },
+                std::move(done));
 }
 
 core::Result<std::optional<UploadRecord>> SqliteMetadataStore::find_upload(

@@ -62,12 +62,13 @@ class SqliteMetadataStore final : public MetadataStore {
     core::Result<std::optional<Partner>> find_partner(const std::string& client_id) override;
 
     core::Result<void> add_refresh_token(const RefreshToken& t) override;
+    core::Result<std::optional<RefreshToken>> find_refresh_token(const std::string& token_hash,
+                                                                 core::TimePoint now) override;
     core::Result<std::optional<RefreshToken>> spend_refresh_token(const std::string& token_hash,
                                                                   core::TimePoint now) override;
 
-    core::Result<void> create_upload(const UploadRecord& u,
-                                     std::uint64_t max_open_uploads) override;
-    void create_upload_async(const UploadRecord& u, std::uint64_t max_open_uploads,
+    core::Result<void> create_upload(const UploadRecord& u, const UploadQuota& quota) override;
+    void create_upload_async(const UploadRecord& u, const UploadQuota& quota,
                              std::function<void(core::Result<void>)> done) override;
     core::Result<std::optional<UploadRecord>> find_upload(const std::string& file_id) override;
     core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,

@@ -11,7 +11,7 @@ namespace {
 
 // STRICT tables make SQLite refuse a value of the wrong type instead of storing it.
 // Times are unix seconds; filesize and chunk_size hold a uint64 bit pattern.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -102,6 +102,39 @@ END;
     // and nothing reads goes.
     R"sql(
 DROP INDEX uploads_by_owner;
+)sql",
+    // 5: open uploads and their declared bytes counted per partner, kept by triggers,
+    // for the per-partner quotas.
+    R"sql(
+CREATE TABLE partner_open_uploads (
+    client_id TEXT PRIMARY KEY,
+    open      INTEGER NOT NULL,
+    bytes     INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO partner_open_uploads (client_id, open, bytes)
+    SELECT client_id, COUNT(*), SUM(filesize) FROM uploads WHERE state = 'open'
+    GROUP BY client_id;
+
+CREATE TRIGGER partner_upload_counted AFTER INSERT ON uploads WHEN new.state = 'open'
+BEGIN
+    INSERT INTO partner_open_uploads (client_id, open, bytes)
+        VALUES (new.client_id, 1, new.filesize)
+        ON CONFLICT (client_id) DO UPDATE SET open = open + 1, bytes = bytes + excluded.bytes;
+END;
+
+CREATE TRIGGER partner_upload_closed AFTER UPDATE OF state ON uploads
+    WHEN old.state = 'open' AND new.state != 'open'
+BEGIN
+    UPDATE partner_open_uploads SET open = open - 1, bytes = bytes - old.filesize
+        WHERE client_id = old.client_id;
+END;
+
+CREATE TRIGGER partner_upload_removed AFTER DELETE ON uploads WHEN old.state = 'open'
+BEGIN
+    UPDATE partner_open_uploads SET open = open - 1, bytes = bytes - old.filesize
+        WHERE client_id = old.client_id;
+END;
 )sql",
 };
 

@@ -42,9 +42,11 @@ core::Result<std::unique_ptr<metadata::MetadataStore>> open_metadata(const core:
     return std::unique_ptr<metadata::MetadataStore>(std::move(store));
 }
 
+bool embedded_storage(const core::Config& config) { return config.s3_endpoint.empty(); }
+
 core::Result<ObjectBackend> open_objects(const core::Config& config, const core::Clock& clock,
                                          core::WorkerPool& hash_pool) {
-    if (!config.s3_endpoint.empty()) {
+    if (!embedded_storage(config)) {
         s3::S3ClientOptions options;
         options.address = s3::BucketAddress{config.s3_endpoint, config.s3_bucket, config.s3_region,
                                             config.s3_path_style};
@@ -73,7 +75,7 @@ std::string describe_metadata(const core::Config& config) {
 }
 
 std::string describe_objects(const core::Config& config) {
-    if (config.s3_endpoint.empty()) return "embedded " + config.storage_public_url;
+    if (embedded_storage(config)) return "embedded " + config.storage_public_url;
     return "s3 " + config.s3_endpoint + " bucket " + config.s3_bucket;
 }
 

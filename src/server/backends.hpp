@@ -20,6 +20,10 @@ namespace audiodrop::server {
 
 core::Result<std::unique_ptr<metadata::MetadataStore>> open_metadata(const core::Config& config);
 
+// Whether clients' bytes come to our own storage endpoint (no remote S3 is configured),
+// so that the storage listener runs: open_objects() then returns `embedded`.
+bool embedded_storage(const core::Config& config);
+
 struct ObjectBackend {
     std::unique_ptr<storage::ObjectStore> store;
     // The same store's bucket side when clients' bytes come to our own storage

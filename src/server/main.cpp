@@ -1,15 +1,23 @@
 // audiodrop-server: the regional File Upload API service and its operator commands.
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "core/cli_help.hpp"
 #include "core/log.hpp"
 #include "server/options.hpp"
 #include "server/runtime.hpp"
 
 int main(int argc, char** argv) {
     using namespace audiodrop;
+    // The data dir holds partner secret hashes, signing keys and users' recordings:
+    // whatever this process creates (directories, SQLite files, parts) is the owner's
+    // alone, whichever library creates it. Explicit modes where we open files say the same.
+    ::umask(S_IRWXG | S_IRWXO);
     CLI::App app{"audiodrop-server: the Plaud-compatible File Upload API service"};
+    app.formatter(std::make_shared<core::FallthroughHelpFormatter>());
     app.require_subcommand(1);
     core::Config config;
     server::OptionValues values;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+
+#include "server/secrets.hpp"
 
 namespace audiodrop::server {
 namespace {
@@ -22,18 +25,50 @@ CLI::Option* option(CLI::App& app, const std::string& flag, T& target, const std
         ->capture_default_str();
 }
 
+// Ten years: past any lifetime or timeout that makes sense, and well short of what the
+// server's clock arithmetic can hold (now + ttl in 64-bit nanoseconds overflows after
+// 2262) and of the latest exp the token verifier accepts (2100).
+constexpr std::int64_t kMaxSeconds = 10LL * 365 * 24 * 3600;
+
 void seconds(CLI::App& app, const std::string& flag, std::int64_t& raw, std::chrono::seconds def,
              const std::string& help) {
     raw = def.count();
-    option(app, flag, raw, help + " (seconds)")->check(CLI::PositiveNumber);
+    option(app, flag, raw, help + " (seconds)")->check(CLI::Range(std::int64_t{1}, kMaxSeconds));
 }
+
+bool is_http_url(std::string_view url) {
+    return url.starts_with("http://") || url.starts_with("https://");
+}
+
+// CLI11 reads the --config file before the environment and takes a variable only for an
+// option still unset, so the file would beat the environment. Dropping from the file
+// every value whose variable is set restores the order: flag, environment, file.
+class EnvironmentBeatsFileConfig : public CLI::ConfigTOML {
+  public:
+    explicit EnvironmentBeatsFileConfig(const CLI::App& app) : app_(app) {}
+
+    std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+        auto items = CLI::ConfigTOML::from_config(input);
+        std::erase_if(items, [this](const CLI::ConfigItem& item) {
+            const CLI::Option* opt =
+                item.parents.empty() ? app_.get_option_no_throw("--" + item.name) : nullptr;
+            if (opt == nullptr || opt->get_envname().empty()) return false;
+            const char* value = std::getenv(opt->get_envname().c_str());
+            return value != nullptr && *value != '\0';  // CLI11 skips empty variables too
+        });
+        return items;
+    }
+
+  private:
+    const CLI::App& app_;
+};
 
 std::optional<std::string> check_scale_out(core::Config& c) {
     if (!c.database_url.empty() && !c.database_url.starts_with("postgres://") &&
         !c.database_url.starts_with("postgresql://")) {
         return "--database-url must be a postgres:// or postgresql:// URL";
     }
-    if (!c.database_url.empty() && c.token_signing_key.size() < 32) {
+    if (!c.database_url.empty() && c.token_signing_key.empty()) {
         // Replicas must accept each other's tokens; a key generated into one replica's
         // data dir would make every other replica refuse them.
         return "--database-url needs --token-signing-key: the same secret of at least 32 "
@@ -45,7 +80,7 @@ std::optional<std::string> check_scale_out(core::Config& c) {
         }
         return std::nullopt;
     }
-    if (!c.s3_endpoint.starts_with("http://") && !c.s3_endpoint.starts_with("https://")) {
+    if (!is_http_url(c.s3_endpoint)) {
         return "--s3-endpoint must start with http:// or https://";
     }
     while (c.s3_endpoint.ends_with('/')) c.s3_endpoint.pop_back();
@@ -59,15 +94,16 @@ std::optional<std::string> check_scale_out(core::Config& c) {
 }  // namespace
 
 void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
+    app.config_formatter(std::make_shared<EnvironmentBeatsFileConfig>(app));
     app.set_config("--config", "", "TOML/INI file with options (keys are the long flag names)")
         ->envname("AUDIODROP_CONFIG");
     option(app, "listen", c.listen, "API listener, host:port");
     option(app, "storage-listen", c.storage_listen,
            "Embedded storage endpoint listener, host:port");
     option(app, "public-url", c.public_url,
-           "URL clients reach the API at (default http://<listen>)");
+           "URL clients reach the API at (default http://<bound listen address>)");
     option(app, "storage-public-url", c.storage_public_url,
-           "URL in presigned links (default http://<storage-listen>)");
+           "URL in presigned links (default http://<bound storage-listen address>)");
     option(app, "base-path", c.base_path, "Prefix of every API path");
     option(app, "data-dir", c.data_dir, "Where metadata, bytes and generated keys live");
     option(app, "region", c.region, "This service's region (us, jp, eu, sg, ...)");
@@ -101,7 +137,8 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
                  "bucket.endpoint/key")
         ->envname(env_name("s3-path-style"));
     option(app, "token-signing-key", c.token_signing_key,
-           "Key that signs access tokens; share it between replicas (generated when unset)");
+           "Key that signs access tokens, at least 32 characters; share it between replicas "
+           "(generated into data-dir when unset)");
     option(app, "max-file-size", c.max_file_size, "Largest filesize accepted (bytes)");
     option(app, "allowed-filetypes", c.allowed_filetypes, "Audio extensions accepted")
         ->delimiter(',');
@@ -112,14 +149,33 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
             "How often expired uploads are swept");
     option(app, "max-open-uploads-per-user", c.max_open_uploads_per_user,
            "Uploads one user may have in progress");
+    option(app, "max-open-uploads-per-partner", c.max_open_uploads_per_partner,
+           "Uploads one partner may have in progress across all its users");
+    option(app, "max-open-bytes-per-partner", c.max_open_bytes_per_partner,
+           "Declared sizes of one partner's uploads in progress, added up (bytes)");
+    option(app, "min-free-bytes", c.min_free_bytes,
+           "Free space kept on the data dir's disk: an upload that would eat into it gets 507 "
+           "storage_full (0: none)");
     seconds(app, "partner-token-ttl", v.partner_token_ttl, c.partner_token_ttl,
             "Validity of a partner access token");
     seconds(app, "user-token-max-ttl", v.user_token_max_ttl, c.user_token_max_ttl,
             "Longest expires_in a user token may ask for");
     option(app, "token-requests-per-minute", c.token_requests_per_minute,
-           "Token endpoint requests per client_id per minute");
+           "Token endpoint requests per client_id per minute (only requests with the right "
+           "secret or refresh token count)");
+    option(app, "token-requests-per-minute-per-address", c.token_requests_per_minute_per_address,
+           "Token endpoint requests per source address per minute (all count, checked first)");
+    option(app, "partner-requests-per-minute", c.partner_requests_per_minute,
+           "API requests one partner's tokens may make per minute, counted by each replica (0: "
+           "no limit)");
     option(app, "max-header-bytes", c.max_header_bytes, "Largest request header");
     option(app, "max-json-body-bytes", c.max_json_body_bytes, "Largest JSON request body");
+    option(app, "max-connections", c.max_connections,
+           "Open connections across both listeners (0: the file-descriptor limit less a "
+           "reserve); past it new ones get 503");
+    option(app, "max-connections-per-address", c.max_connections_per_address,
+           "Open connections from one address, IPv6 counted per /64 (0: no cap); past it new "
+           "ones get 429");
     seconds(app, "idle-timeout", v.idle_timeout, c.idle_timeout,
             "Cut a connection that sends or reads nothing for this long");
     seconds(app, "request-timeout", v.request_timeout, c.request_timeout,
@@ -157,23 +213,41 @@ std::optional<std::string> finish_config(core::Config& c, const OptionValues& v)
         if (eq == std::string::npos || eq == 0) {
             return "--region-host takes region=URL, got '" + entry + "'";
         }
+        if (!is_http_url(entry.substr(eq + 1))) {
+            return "--region-host takes region=URL with an http:// or https:// URL, got '" + entry +
+                   "'";
+        }
         c.region_hosts[entry.substr(0, eq)] = entry.substr(eq + 1);
     }
     for (auto& type : c.allowed_filetypes) {
         std::transform(type.begin(), type.end(), type.begin(),
                        [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     }
-    if (c.public_url.empty()) c.public_url = "http://" + c.listen;
-    if (c.storage_public_url.empty()) c.storage_public_url = "http://" + c.storage_listen;
+    // Unset public URLs are derived from the bound listeners when serving (runtime.cpp):
+    // with port 0 only the kernel knows the port.
     while (c.public_url.ends_with('/')) c.public_url.pop_back();
     while (c.storage_public_url.ends_with('/')) c.storage_public_url.pop_back();
     if (c.base_path.empty() || c.base_path.front() != '/' || c.base_path.back() == '/') {
         return "--base-path must start with '/' and not end with one, e.g. /developer/api";
     }
+    for (const auto* url : {&c.public_url, &c.storage_public_url}) {
+        if (!url->empty() && !is_http_url(*url)) {
+            return "--public-url and --storage-public-url take http(s):// URLs, got '" + *url + "'";
+        }
+    }
+    // The ready line prints public_url with the base path; copied back, it means the same.
+    if (c.public_url.ends_with(c.base_path)) {
+        c.public_url.resize(c.public_url.size() - c.base_path.size());
+    }
     if (c.max_file_size == 0) return "--max-file-size must be positive";
     if (c.download_url_ttl.count() > 7 * 24 * 3600 || c.upload_ttl.count() > 7 * 24 * 3600) {
         return "--download-url-ttl and --upload-ttl are at most 604800 s (S3 presigned URLs "
                "live at most 7 days)";
+    }
+    if (!c.token_signing_key.empty() && c.token_signing_key.size() < kMinTokenSigningKeyChars) {
+        return "--token-signing-key must be at least " + std::to_string(kMinTokenSigningKeyChars) +
+               " characters, e.g. the output of `openssl rand -base64 48`; leave it unset on a "
+               "single node to have one generated into the data dir";
     }
     if (auto problem = check_scale_out(c)) return problem;
     if (c.storage_access_key.empty() != c.storage_secret_key.empty()) {

@@ -1,10 +1,14 @@
 #include "server/runtime.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <csignal>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "auth/auth_service.hpp"
@@ -30,14 +34,46 @@ auth::AuthOptions auth_options(const core::Config& c) {
     o.user_token_default_ttl = c.user_token_default_ttl;
     o.user_token_max_ttl = c.user_token_max_ttl;
     o.token_requests_per_minute = c.token_requests_per_minute;
+    o.token_requests_per_minute_per_address = c.token_requests_per_minute_per_address;
+    o.partner_requests_per_minute = c.partner_requests_per_minute;
     // Replicas share one database: their rate limits must be counted there too.
     o.shared_rate_limits = !c.database_url.empty();
     return o;
 }
 
+// Raises the soft file-descriptor limit to the hard one, the most the operator allows,
+// and returns how many connections may be open: --max-connections, or what the limit
+// leaves after a quarter of it (32 to 1024) kept for part files, the database and
+// connections to S3, so accepting runs out before the rest of the server does.
+std::size_t connection_cap(const core::Config& c) {
+    constexpr rlim_t kFallback = 1024;
+    rlimit limit{};
+    rlim_t descriptors = kFallback;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        if (limit.rlim_cur != limit.rlim_max) {
+            rlimit raised = limit;
+            raised.rlim_cur = limit.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+        }
+        descriptors = limit.rlim_cur == RLIM_INFINITY ? rlim_t{1} << 20 : limit.rlim_cur;
+    }
+    if (c.max_connections != 0) return c.max_connections;
+    const rlim_t reserve = std::clamp<rlim_t>(descriptors / 4, 32, 1024);
+    return static_cast<std::size_t>(
+        std::max<rlim_t>(descriptors - std::min(reserve, descriptors), 1));
+}
+
 upload::UploadOptions upload_options(const core::Config& c) {
-    return upload::UploadOptions{c.max_file_size, c.allowed_filetypes, c.upload_ttl,
-                                 c.download_url_ttl, c.max_open_uploads_per_user};
+    upload::UploadOptions o;
+    o.max_file_size = c.max_file_size;
+    o.allowed_filetypes = c.allowed_filetypes;
+    o.upload_ttl = c.upload_ttl;
+    o.download_url_ttl = c.download_url_ttl;
+    o.max_open_uploads_per_user = c.max_open_uploads_per_user;
+    o.max_open_uploads_per_partner = c.max_open_uploads_per_partner;
+    o.max_open_bytes_per_partner = c.max_open_bytes_per_partner;
+    o.min_free_bytes = c.min_free_bytes;
+    return o;
 }
 
 // Whole-file MD5 work of the local store: what the frontier hashed as parts arrived,
@@ -64,6 +100,13 @@ sigset_t block_stop_signals() {
     return set;
 }
 
+// "host:port", "[v6]:port": what --listen takes.
+std::string address_text(const http::tcp::endpoint& endpoint) {
+    std::ostringstream out;
+    out << endpoint;
+    return out.str();
+}
+
 int fail(const core::Logger& logger, const core::Error& e) {
     logger->error({{"msg", "cannot start"}, {"code", e.code}, {"error", e.message}});
     return 1;
@@ -79,6 +122,25 @@ int serve(core::Config config, const core::Logger& logger) {
     WorkerPools pools(config);
     auto metadata = open_metadata(config);
     if (!metadata) return fail(logger, metadata.error());
+    const unsigned io_threads = network_threads(config);
+    boost::asio::io_context ioc(static_cast<int>(io_threads));
+    auto work = boost::asio::make_work_guard(ioc);
+    // Bound before the stores open: presigned URLs name the storage endpoint, and with
+    // port 0 only the bound listener knows its port.
+    auto api_listener = http::open_listener(ioc, config.listen);
+    if (!api_listener) return fail(logger, api_listener.error());
+    std::optional<http::tcp::acceptor> storage_listener;
+    if (embedded_storage(config)) {
+        auto bound = http::open_listener(ioc, config.storage_listen);
+        if (!bound) return fail(logger, bound.error());
+        storage_listener.emplace(std::move(*bound));
+    }
+    if (config.public_url.empty()) {
+        config.public_url = "http://" + address_text(api_listener->local_endpoint());
+    }
+    if (config.storage_public_url.empty() && storage_listener) {
+        config.storage_public_url = "http://" + address_text(storage_listener->local_endpoint());
+    }
     auto objects = open_objects(config, clock, pools.hash);
     if (!objects) return fail(logger, objects.error());
 
@@ -94,38 +156,46 @@ int serve(core::Config config, const core::Logger& logger) {
 
     const http::ConnectionLimits limits{config.max_header_bytes, config.idle_timeout,
                                         config.request_timeout};
-    const unsigned io_threads = network_threads(config);
-    boost::asio::io_context ioc(static_cast<int>(io_threads));
-    auto work = boost::asio::make_work_guard(ioc);
-    http::HttpServer api(ioc, "api", api_handler, limits, logger);
-    if (auto r = api.start(config.listen); !r) return fail(logger, r.error());
+    http::ConnectionGate gate(connection_cap(config), config.max_connections_per_address);
+    http::HttpServer api(ioc, "api", api_handler, limits, gate, logger);
+    api.start(std::move(*api_listener));
     // The embedded endpoint serves clients' bytes only when they are stored here.
     std::optional<http::StorageHandler> storage_handler;
     std::optional<http::HttpServer> storage_server;
-    if (objects->embedded != nullptr) {
+    if (storage_listener) {
         storage_handler.emplace(
             *objects->embedded,
             s3::Credentials{config.storage_access_key, config.storage_secret_key},
             config.storage_region, clock, metrics, pools.storage);
-        storage_server.emplace(ioc, "storage", *storage_handler, limits, logger);
-        if (auto r = storage_server->start(config.storage_listen); !r) {
-            return fail(logger, r.error());
-        }
+        storage_server.emplace(ioc, "storage", *storage_handler, limits, gate, logger);
+        storage_server->start(std::move(*storage_listener));
     }
     const auto open_connections = [&] {
         return api.open_connections() + (storage_server ? storage_server->open_connections() : 0);
     };
+    const std::string connections_help = "Connections open on each listener.";
+    metrics.add_gauge("audiodrop_open_connections{listener=\"api\"}", connections_help,
+                      [&api] { return api.open_connections(); });
+    if (storage_server) {
+        metrics.add_gauge("audiodrop_open_connections{listener=\"storage\"}", connections_help,
+                          [&storage_server] { return storage_server->open_connections(); });
+    }
 
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
     Sweeper sweeper(uploads, config.sweep_interval, logger);
 
-    logger->info({{"msg", "ready"},
-                  {"api", config.listen},
-                  {"public_url", config.public_url + config.base_path},
-                  {"metadata", describe_metadata(config)},
-                  {"objects", describe_objects(config)},
-                  {"region", config.region}});
+    // The one line saying the server is up. `api` and `storage` are the bound addresses,
+    // "host:port" or "[v6]:port" (the kernel's pick for port 0; tests read their ports
+    // here); storage=none when the bytes go to a remote S3.
+    logger->info(
+        {{"msg", "ready"},
+         {"api", address_text(api.local_endpoint())},
+         {"storage", storage_server ? address_text(storage_server->local_endpoint()) : "none"},
+         {"public_url", config.public_url + config.base_path},
+         {"metadata", describe_metadata(config)},
+         {"objects", describe_objects(config)},
+         {"region", config.region}});
 
     int signal = 0;
     sigwait(&stop_signals, &signal);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cctype>
@@ -140,7 +141,7 @@ core::Result<void> LocalObjectStore::recover() {
 
     // Sweeping tmp/ under a second live store would delete its in-flight parts.
     if (lock_file_.fd() < 0) {
-        auto lock = File::open(layout_.lock_file(), O_RDWR | O_CREAT, 0644);
+        auto lock = File::open(layout_.lock_file(), O_RDWR | O_CREAT, 0600);
         if (!lock) return lock.error();
         if (::flock(lock->fd(), LOCK_EX | LOCK_NB) != 0) {
             if (errno == EWOULDBLOCK) {
@@ -321,7 +322,7 @@ core::Result<std::unique_ptr<PartWriter>> LocalObjectStore::begin_part(
                                     " bytes is over this upload's part size of " +
                                     std::to_string(known.record.max_part_size));
     }
-    auto temp = File::open(layout_.new_temp_path(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    auto temp = File::open(layout_.new_temp_path(), O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (!temp) return temp.error();
     return std::make_unique<LocalPartWriter>(
         std::move(*temp), PartDestination{key, upload_id, part_number, content_length}, *this);
@@ -556,6 +557,12 @@ core::Result<void> LocalObjectStore::remove(const std::string& key) {
     auto synced = sync_dir(layout_.objects());
     remove_tree_quietly(trash);
     return synced;
+}
+
+std::optional<std::uint64_t> LocalObjectStore::free_bytes() const {
+    struct statvfs fs {};
+    if (statvfs(layout_.root().c_str(), &fs) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
 }  // namespace audiodrop::storage

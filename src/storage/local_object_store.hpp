@@ -19,6 +19,9 @@
 //                                      file, size, etag}], completed_at}
 //   objects/<key>/00042.<etag> ...     the object's bytes: its manifest's parts in order
 //
+// Parts are users' recordings: directories are made 0700 and files 0600 (less the
+// umask); modes of what an older version made are left as they are.
+//
 // Keys are one directory name: [A-Za-z0-9._-], no leading '.', at most 200 characters.
 // Other keys are invalid_input where they would be created and not found where read.
 // Upload ids are minted here ("mpu_...", sealed_upload_id.hpp) and checked before they
@@ -110,6 +113,8 @@ class LocalObjectStore final : public ObjectStore, public EmbeddedBucket {
                                           std::chrono::seconds ttl) override;
     core::Result<ObjectInfo> stat(const std::string& key) override;
     core::Result<void> remove(const std::string& key) override;
+    // What the filesystem under the root still gives an unprivileged writer.
+    std::optional<std::uint64_t> free_bytes() const override;
 
     // EmbeddedBucket
     const std::string& bucket() const override { return options_.bucket; }

@@ -69,6 +69,9 @@ class ObjectStore {
     virtual core::Result<ObjectInfo> stat(const std::string& key) = 0;
     // Deletes the object; deleting an absent object succeeds (S3 semantics).
     virtual core::Result<void> remove(const std::string& key) = 0;
+    // Bytes the store can still take, where it knows them (a local disk); nullopt where
+    // space is someone else's to manage (S3).
+    virtual std::optional<std::uint64_t> free_bytes() const { return std::nullopt; }
 };
 
 }  // namespace audiodrop::storage

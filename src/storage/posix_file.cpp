@@ -25,7 +25,16 @@ core::Result<File> File::open(const std::filesystem::path& path, int flags, mode
     do {
         fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
     } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return io_error("open", path, errno);
+    if (fd < 0) {
+        const int err = errno;
+        // Creating fails with ENOENT only when the directory is gone: a fault of the
+        // store, never a missing object the caller asked for.
+        if (err == ENOENT && (flags & O_CREAT) != 0) {
+            return core::make_error(core::ErrorKind::internal, "InternalError",
+                                    "open " + path.string() + ": " + std::strerror(err));
+        }
+        return io_error("open", path, err);
+    }
     return File(fd, path);
 }
 
@@ -102,7 +111,7 @@ core::Result<void> rename_path(const std::filesystem::path& from, const std::fil
 }
 
 core::Result<void> make_dir(const std::filesystem::path& dir) {
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", dir, errno);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return io_error("mkdir", dir, errno);
     return {};
 }
 
@@ -120,7 +129,7 @@ core::Result<std::string> read_small_file(const std::filesystem::path& path) {
 }
 
 core::Result<void> write_new_file(const std::filesystem::path& path, std::string_view data) {
-    auto f = File::open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    auto f = File::open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (!f) return f.error();
     auto written = f->write_all(std::span<const std::uint8_t>(
         reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));

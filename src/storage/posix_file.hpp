@@ -24,7 +24,7 @@ class File {
   public:
     // flags as for open(2); O_CLOEXEC is always added.
     static core::Result<File> open(const std::filesystem::path& path, int flags,
-                                   mode_t mode = 0644);
+                                   mode_t mode = 0600);
 
     File() = default;
     File(File&& other) noexcept;

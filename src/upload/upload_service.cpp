@@ -26,12 +26,31 @@ std::string join(const std::vector<std::string>& items) {
     return out;
 }
 
-core::Error too_many_open_uploads(std::uint64_t quota) {
-    auto e = make_error(ErrorKind::rate_limited, "too_many_open_uploads",
-                        "this user has " + std::to_string(quota) +
-                            " uploads in progress, the most allowed; complete or abort some first");
+// The API's words for a refusal by the store's quota (Reason says which limit).
+core::Error quota_error(const core::Error& refusal, const UploadOptions& o) {
+    std::string code = "too_many_open_uploads";
+    std::string message = "this user has " + std::to_string(o.max_open_uploads_per_user) +
+                          " uploads in progress, the most allowed; complete or abort some first";
+    if (refusal.reason == core::Reason::partner_upload_quota) {
+        code = "partner_upload_quota";
+        message = "this partner has " + std::to_string(o.max_open_uploads_per_partner) +
+                  " uploads in progress across its users, the most allowed; complete or abort "
+                  "some first";
+    } else if (refusal.reason == core::Reason::partner_bytes_quota) {
+        code = "partner_bytes_quota";
+        message = "this partner's uploads in progress add up to nearly " +
+                  std::to_string(o.max_open_bytes_per_partner) +
+                  " bytes, the most allowed; complete or abort some first";
+    }
+    auto e = make_error(ErrorKind::rate_limited, std::move(code), std::move(message));
     e.retry_after_seconds = 60;
     return e;
+}
+
+bool is_quota_refusal(const core::Error& e) {
+    return e.reason == core::Reason::open_upload_quota ||
+           e.reason == core::Reason::partner_upload_quota ||
+           e.reason == core::Reason::partner_bytes_quota;
 }
 
 core::Error upload_not_found() {
@@ -70,6 +89,13 @@ core::Result<UploadService::Prepared> UploadService::prepare(const Owner& owner,
                           "filetype '" + std::string(filetype) +
                               "' is not allowed; use one of: " + join(allowed));
     }
+    if (const auto free = objects_.free_bytes();
+        free && *free < options_.min_free_bytes + filesize) {
+        return make_error(ErrorKind::storage_full, "storage_full",
+                          "free space " + std::to_string(*free) +
+                              " bytes is below the reserve of " +
+                              std::to_string(options_.min_free_bytes) + " plus this file");
+    }
     const PartPlan plan = plan_parts(filesize);
     const auto now = clock_.now();
     UploadRecord u;
@@ -104,7 +130,7 @@ void UploadService::generate_async(const Owner& owner, std::uint64_t filesize,
     if (!prepared) return done(prepared.error());
     const UploadRecord record = prepared->record;
     // The quota is checked with the insert, atomically, so racing requests never pass it.
-    metadata_.create_upload_async(record, options_.max_open_uploads_per_user,
+    metadata_.create_upload_async(record, quota(),
                                   [this, answer = encode(prepared->started), record,
                                    done = std::move(done)](core::Result<void> stored) mutable {
                                       if (stored) return done(std::move(answer));
@@ -115,11 +141,17 @@ void UploadService::generate_async(const Owner& owner, std::uint64_t filesize,
 core::Result<StartedUpload> UploadService::generate(const Owner& owner, std::uint64_t filesize,
                                                     std::string_view filetype) {
     AUDIODROP_TRY_ASSIGN(auto prepared, prepare(owner, filesize, filetype));
-    if (auto stored = metadata_.create_upload(prepared.record, options_.max_open_uploads_per_user);
-        !stored) {
+    if (auto stored = metadata_.create_upload(prepared.record, quota()); !stored) {
         return not_stored(prepared.record, stored.error());
     }
     return std::move(prepared.started);
+}
+
+metadata::UploadQuota UploadService::quota() const {
+    metadata::UploadQuota q(options_.max_open_uploads_per_user);
+    q.open_per_partner = options_.max_open_uploads_per_partner;
+    q.bytes_per_partner = options_.max_open_bytes_per_partner;
+    return q;
 }
 
 core::Error UploadService::not_stored(const UploadRecord& u, const core::Error& refusal) {
@@ -128,9 +160,7 @@ core::Error UploadService::not_stored(const UploadRecord& u, const core::Error& 
     // until the bucket's lifecycle rule drops it.
     core::Task abort = [this, u] { (void)objects_.abort(u.object_key, u.storage_upload_id); };
     if (background_ == nullptr || !background_->try_submit(abort)) abort();
-    if (refusal.reason == core::Reason::open_upload_quota) {
-        return too_many_open_uploads(options_.max_open_uploads_per_user);
-    }
+    if (is_quota_refusal(refusal)) return quota_error(refusal, options_);
     return refusal;
 }
 

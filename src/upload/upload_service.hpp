@@ -30,6 +30,12 @@ struct UploadOptions {
     std::chrono::seconds upload_ttl{24 * 3600};
     std::chrono::seconds download_url_ttl{24 * 3600};
     unsigned max_open_uploads_per_user = 100;
+    std::uint64_t max_open_uploads_per_partner = 10'000;
+    // Declared filesizes of a partner's open uploads, added up.
+    std::uint64_t max_open_bytes_per_partner = 1ULL << 40;
+    // Free space a local store keeps: an upload that would eat into it is refused
+    // (storage_full) before any of its bytes arrive.
+    std::uint64_t min_free_bytes = 1ULL << 30;
     // How long aborted and expired uploads stay visible (GET file says which) after
     // their expiry before purge_abandoned forgets them.
     std::chrono::seconds abandoned_retention{7 * 24 * 3600};
@@ -128,6 +134,7 @@ class UploadService {
                                    std::string_view filetype);
     // The answer to a generate whose record was refused; drops its object store upload.
     core::Error not_stored(const metadata::UploadRecord& u, const core::Error& refusal);
+    metadata::UploadQuota quota() const;
     core::Result<metadata::UploadRecord> find_owned(const Owner& owner, const std::string& file_id,
                                                     std::string_view not_found_code);
     core::Result<metadata::UploadRecord> find_owned_upload(const Owner& owner,

@@ -6,6 +6,7 @@ import glob
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,15 @@ from harness import CHUNK_SIZE, MiB  # noqa: E402
 CLI_TIMEOUT = 120  # seconds for any one CLI run
 
 
+def storage_connections(server):
+    """Connections open on the server's storage listener, from /metrics."""
+    with harness.http_session() as http:
+        text = http.get(server.base_url + "/metrics", timeout=harness.TIMEOUT).text
+    match = re.search(r'^audiodrop_open_connections\{listener="storage"\} (\d+)$', text, re.M)
+    assert match, "no audiodrop_open_connections for the storage listener in /metrics"
+    return int(match.group(1))
+
+
 def cli_binary():
     return harness.built_binary("AUDIODROP_CLI", "audiodrop")
 
@@ -35,7 +45,7 @@ class ApiProxy:
     fragment of `faults`."""
 
     def __init__(self, server, hide_list_parts=False, faults=None, rewrite_part_urls=None):
-        upstream = server.api_url
+        upstream = server.base_url  # the proxy's bare URL gets the base path from the CLI
         session = harness.http_session()
         lock = threading.Lock()
         pending = {k: list(v) for k, v in (faults or {}).items()}
@@ -225,6 +235,101 @@ class Cli(harness.ServerTestCase):
                        env={"AUDIODROP_TOKEN": user_token})
         self.assertEqual(json.loads(proc.stdout)["FileMd5"], harness.md5_hex(data))
 
+    # Flags, environment, defaults -------------------------------------------------------
+    def test_token_flag_beats_the_environment_in_every_command(self):
+        bad = {"AUDIODROP_TOKEN": "not-a-token"}
+        data = harness.random_bytes(1000)
+        proc = self.ok("upload", self.write_file(data), "--token", self.token, "--json",
+                       "--quiet", "--no-resume", env=bad)
+        file_id = json.loads(proc.stdout)["FileId"]
+        proc = self.ok("status", file_id, "--token", self.token, "--json", env=bad)
+        self.assertEqual(json.loads(proc.stdout)["Status"], "completed")
+        out = os.path.join(self.tmp, "flag-beats-env.bin")
+        self.ok("download", file_id, "-o", out, "--token", self.token, env=bad)
+        with open(out, "rb") as f:
+            self.assertTrue(f.read() == data, "downloaded file differs")
+        # Without the flag the environment is used.
+        proc = self.run_cli("status", file_id, env=bad)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("HTTP 401", proc.stderr)
+        self.ok("status", file_id, env={"AUDIODROP_TOKEN": self.token})
+
+    def test_endpoint_and_region_flags_beat_the_environment(self):
+        dead = f"http://127.0.0.1:{harness.free_ports(1)[0]}/developer/api"
+        file_id = self.completed_file_id()
+        self.ok("status", file_id, "--token", self.token, env={"AUDIODROP_ENDPOINT": dead})
+        proc = self.run_cli("status", file_id, "--token", self.token, "--region", "sg",
+                            endpoint=False, env={"AUDIODROP_ENDPOINT": self.server.api_url})
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("coming soon", proc.stderr)
+        self.ok("status", file_id, "--token", self.token, endpoint=False,
+                env={"AUDIODROP_ENDPOINT": self.server.api_url})
+
+    # Endpoints: every address the server gives out works -----------------------------
+    def completed_file_id(self):
+        data = harness.random_bytes(100)
+        proc = self.ok("upload", self.write_file(data), "--token", self.token, "--json",
+                       "--quiet", "--no-resume")
+        return json.loads(proc.stdout)["FileId"]
+
+    def ready_line(self, server):
+        """The logfmt fields of the server's last `msg=ready` line."""
+        with open(server.log_path, errors="replace") as f:
+            line = [ln for ln in f if "msg=ready" in ln][-1]
+        return {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', line)}
+
+    def test_the_addresses_the_server_prints_at_start_work_as_endpoint(self):
+        ready = self.ready_line(self.server)
+        host = self.server.base_url
+        self.assertEqual(ready["public_url"], self.server.api_url)
+        self.assertEqual("http://" + ready["api"], host)
+        file_id = self.completed_file_id()
+        for endpoint in (host, host + "/", ready["api"], ready["public_url"],
+                         ready["public_url"] + "/"):
+            with self.subTest(endpoint=endpoint):
+                proc = self.ok("status", file_id, "--token", self.token, "--json",
+                               "--endpoint", endpoint, endpoint=False)
+                self.assertEqual(json.loads(proc.stdout)["FileId"], file_id)
+                proc = self.ok("status", file_id, "--token", self.token, "--json",
+                               endpoint=False, env={"AUDIODROP_ENDPOINT": endpoint})
+                self.assertEqual(json.loads(proc.stdout)["FileId"], file_id)
+        self.upload_exactly(harness.random_bytes(CHUNK_SIZE + 1), host)
+        proc = self.ok("token", "partner", "--client-id", self.partner["client_id"],
+                       "--secret-key", self.partner["secret_key"], "--endpoint", host,
+                       endpoint=False)
+        self.ok("token", "user", "--partner-token", proc.stdout.strip(), "--user-id",
+                "cli-user-bare-host", "--endpoint", host, endpoint=False)
+
+    def test_the_host_named_by_a_wrong_region_answer_works_as_endpoint(self):
+        # A jp deployment refuses a us token and names the us host as its operator set it:
+        # a bare host here, which the CLI completes with the base path.
+        file_id = self.completed_file_id()
+        with harness.Server("--region-host", f"us={self.server.base_url}", region="jp") as jp:
+            proc = self.run_cli("status", file_id, "--token", self.token, "--endpoint",
+                                jp.api_url, endpoint=False)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        named = re.search(r"send it to (\S+)$", proc.stderr.strip())
+        self.assertIsNotNone(named, proc.stderr)
+        self.assertEqual(named.group(1), self.server.base_url)
+        self.ok("status", file_id, "--token", self.token, "--endpoint", named.group(1),
+                endpoint=False)
+
+    def test_an_endpoint_without_a_usable_scheme_is_a_usage_error(self):
+        cases = {
+            "example.test:8080": "needs http:// or https:// in front",
+            "10.0.0.1:8080/developer/api": "needs http:// or https:// in front",
+            "ftp://127.0.0.1:21": "must start with http:// or https://",
+            "http://127.0.0.1:8080/developer/api?x=1": "must not have a query or fragment",
+            "http://": "has no host",
+        }
+        for endpoint, message in cases.items():
+            with self.subTest(endpoint=endpoint):
+                proc = self.run_cli("status", "file_x", "--token", "t", "--endpoint", endpoint,
+                                    endpoint=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(proc.stderr.strip(),
+                                 f"audiodrop: endpoint '{endpoint}' {message}")
+
     def test_wrong_secret_fails_with_the_servers_message(self):
         proc = self.run_cli("token", "partner", "--client-id", self.partner["client_id"],
                             "--secret-key", "wrong")
@@ -383,13 +488,24 @@ class Cli(harness.ServerTestCase):
         proc = self.run_cli("status", "file_x", "--token", "t", "--region", "sg", endpoint=False)
         self.assertIn("coming soon", proc.stderr)
 
-    def test_help_on_every_command(self):
-        for args in ([], ["token"], ["token", "partner"], ["token", "user"], ["upload"],
-                     ["status"], ["download"]):
+    def test_help_on_every_command_lists_every_option_it_takes(self):
+        common = {"--help", "--endpoint", "--region", "--state-dir", "--json", "--quiet"}
+        own = {
+            (): set(),
+            ("token",): set(),
+            ("token", "partner"): {"--client-id", "--secret-key"},
+            ("token", "user"): {"--partner-token", "--user-id", "--expires-in"},
+            ("upload",): {"--filetype", "--parallel", "--limit-rate", "--no-resume", "--token"},
+            ("status",): {"--token"},
+            ("download",): {"--output", "--token"},
+        }
+        for args, options in own.items():
             with self.subTest(args=args):
                 proc = self.run_cli(*args, "--help", endpoint=False)
                 self.assertEqual(proc.returncode, 0, proc.stderr)
                 self.assertIn("Usage", proc.stdout)
+                listed = set(re.findall(r"^\s+(?:-\w,)?(--[\w-]+)", proc.stdout, re.MULTILINE))
+                self.assertEqual(listed, common | options)
 
     # Resume ----------------------------------------------------------------------------
     def interrupted_upload(self, path, state_dir, min_parts, sig=signal.SIGKILL, endpoint=None):
@@ -423,7 +539,10 @@ class Cli(harness.ServerTestCase):
             proc.stderr.close()
         self.assertNotEqual(proc.returncode, 0, "the upload finished before it was interrupted")
         self.assertIsNotNone(journal)
-        # Parts in flight at the signal may still land: read the server's view again.
+        # Parts in flight at the signal may still land: once the server has closed every
+        # storage connection (each PUT stored or dropped), read its view again.
+        harness.wait_for(lambda: storage_connections(self.server) == 0, timeout=30,
+                         what="the interrupted PUTs to end on the server")
         resp = self.api.parts(self.token, journal["file_id"], journal["upload_id"])
         return journal, resp.json()["Parts"], proc.returncode, err
 

@@ -176,6 +176,30 @@ TEST_P(MetadataStoreConformance, RefreshTokenIsSpentOnceWithItsFields) {
     EXPECT_FALSE(second->has_value());
 }
 
+TEST_P(MetadataStoreConformance, FindingARefreshTokenDoesNotSpendIt) {
+    const RefreshToken t{std::string(64, 'f'), "pc_alpha", at(600)};
+    ASSERT_TRUE(store().add_refresh_token(t));
+    for (int i = 0; i < 2; ++i) {
+        auto found = store().find_refresh_token(t.token_hash, at(0));
+        ASSERT_TRUE(found) << found.error().message;
+        ASSERT_TRUE(found->has_value());
+        EXPECT_EQ((*found)->client_id, t.client_id);
+        EXPECT_EQ((*found)->expires_at, t.expires_at);
+    }
+    auto expired = store().find_refresh_token(t.token_hash, at(600));
+    ASSERT_TRUE(expired) << expired.error().message;
+    EXPECT_FALSE(expired->has_value());
+    auto unknown = store().find_refresh_token(std::string(64, 'e'), at(0));
+    ASSERT_TRUE(unknown) << unknown.error().message;
+    EXPECT_FALSE(unknown->has_value());
+
+    auto spent = store().spend_refresh_token(t.token_hash, at(1));
+    ASSERT_TRUE(spent && spent->has_value());
+    auto after = store().find_refresh_token(t.token_hash, at(2));
+    ASSERT_TRUE(after) << after.error().message;
+    EXPECT_FALSE(after->has_value());
+}
+
 TEST_P(MetadataStoreConformance, UnknownRefreshTokenIsEmpty) {
     ASSERT_TRUE(store().add_refresh_token({std::string(64, 'a'), "pc_alpha", at(600)}));
     auto spent = store().spend_refresh_token(std::string(64, 'b'), at(0));
@@ -398,6 +422,59 @@ TEST_P(MetadataStoreConformance, EveryWayOutOfOpenFreesAQuotaSlot) {
     auto refused = store().create_upload(over, 3);
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().reason, core::Reason::open_upload_quota);
+}
+
+TEST_P(MetadataStoreConformance, APartnersUsersShareThePartnersQuota) {
+    UploadQuota quota;  // no per-user limit
+    quota.open_per_partner = 3;
+    auto for_user = [](const std::string& name, const std::string& user) {
+        UploadRecord u = make_upload(name);
+        u.user_id = user;
+        return u;
+    };
+    for (int i = 0; i < 3; ++i) {
+        const auto n = std::to_string(i);
+        ASSERT_TRUE(store().create_upload(for_user("p" + n, "user-00000" + n), quota));
+    }
+    auto refused = store().create_upload(for_user("p3", "user-000009"), quota);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().kind, core::ErrorKind::rate_limited);
+    EXPECT_EQ(refused.error().reason, core::Reason::partner_upload_quota);
+    // Another partner is not affected, and an upload leaving open frees a slot.
+    UploadRecord elsewhere = for_user("e1", "user-000009");
+    elsewhere.client_id = "pc_other";
+    ASSERT_TRUE(store().create_upload(elsewhere, quota));
+    ASSERT_TRUE(store().transition("file_p1", UploadState::open, UploadState::aborted));
+    ASSERT_TRUE(store().create_upload(for_user("p3", "user-000009"), quota));
+}
+
+TEST_P(MetadataStoreConformance, APartnersOpenUploadsMayDeclareSoManyBytes) {
+    UploadQuota quota;
+    quota.bytes_per_partner = 100;
+    auto sized = [](const std::string& name, std::uint64_t size) {
+        UploadRecord u = make_upload(name);
+        u.filesize = size;
+        return u;
+    };
+    ASSERT_TRUE(store().create_upload(sized("b1", 60), quota));
+    auto refused = store().create_upload(sized("b2", 41), quota);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().reason, core::Reason::partner_bytes_quota);
+    // Up to the limit exactly, then nothing more.
+    ASSERT_TRUE(store().create_upload(sized("b2", 40), quota));
+    ASSERT_FALSE(store().create_upload(sized("b3", 1), quota));
+    // A completed upload's bytes are no longer in flight.
+    auto done = store().mark_completed("file_b1", "md5", "digest", at(5));
+    ASSERT_TRUE(done && *done);
+    ASSERT_TRUE(store().create_upload(sized("b3", 60), quota));
+    ASSERT_TRUE(store().remove_upload("file_b3"));
+    ASSERT_TRUE(store().create_upload(sized("b4", 60), quota));
+    // A file bigger than the whole allowance never fits.
+    UploadQuota tiny;
+    tiny.bytes_per_partner = 10;
+    UploadRecord big = sized("b5", 11);
+    big.client_id = "pc_other";
+    EXPECT_FALSE(store().create_upload(big, tiny));
 }
 
 // --- uploads: state changes ---

@@ -224,7 +224,8 @@ TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
         // What a build of schema 1 left: no request_counts (migration 2).
         auto c = connect_under();
         ASSERT_TRUE(
-            c.exec_script("DROP TABLE request_counts; "
+            c.exec_script("DROP TABLE request_counts; DROP TABLE partner_open_uploads; "
+                          "DROP FUNCTION partner_open_uploads_keep() CASCADE; "
                           "DELETE FROM schema_migrations WHERE version > 1",
                           "downgrade"));
     }

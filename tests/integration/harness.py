@@ -1,7 +1,8 @@
 """Harness for the audiodrop integration tests.
 
-Starts the real `audiodrop-server` binary on free loopback ports with a temporary
-data directory and drives it over HTTP. Everything here talks to 127.0.0.1 only;
+Starts the real `audiodrop-server` binary with a temporary data directory on loopback
+ports the kernel picks (it binds port 0 and names the ports in its ready line, which
+is read here), and drives it over HTTP. Everything here talks to 127.0.0.1 only;
 every request has a timeout and every wait loop is bounded in tries and time.
 
 The binary comes from $AUDIODROP_SERVER (CTest sets it); run a test file directly
@@ -9,6 +10,7 @@ with `AUDIODROP_SERVER=build/bin/audiodrop-server /usr/bin/python3 test_x.py`.
 """
 
 import base64
+import calendar
 import hashlib
 import json
 import math
@@ -38,6 +40,8 @@ CHUNK_SIZE = 5 * MiB
 MAX_PARTS = 10000
 BASE_PATH = "/developer/api"
 TIMEOUT = 30  # seconds, for every single HTTP request
+START_TIMEOUT = 60  # seconds from launching a server to its ready line
+POLL_INTERVAL = 0.05  # seconds between two looks at a state being waited for
 STORAGE_REGION = "us-east-1"
 
 # Loopback only: never let a proxy from the environment see our traffic.
@@ -65,18 +69,96 @@ def server_binary():
     return built_binary("AUDIODROP_SERVER", "audiodrop-server")
 
 
-def free_ports(count):
-    """Ports the kernel just handed out on 127.0.0.1, all distinct."""
-    socks = []
+def hold_port(port=0):
+    """(socket, port): a socket bound to 127.0.0.1:`port` (0: a free one the kernel
+    picks) with SO_REUSEADDR, never listening. While it is open the port is out of
+    others' reach (connect() and bind(0) never pick it, other binds fail), except for a
+    listener that also sets SO_REUSEADDR and binds it by number (audiodrop-server,
+    PostgreSQL, Ceph): Linux lets that one listen beside a socket that does not.
+    Connections are refused while nothing listens there. OSError if it is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock, sock.getsockname()[1]
+
+
+def listening_ports(pid):
+    """The TCP ports process `pid` listens on, from /proc: the kernel's own account of
+    what a daemon that bound port 0 (and does not say which port it got) has."""
+    inodes = set()
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return set()  # exited
+    for fd in fds:
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                rows = [line.split() for line in f.readlines()[1:]]
+        except OSError:
+            continue
+        for row in rows:
+            # local_address is ADDR:PORT in hex; state 0A is LISTEN; column 9 the inode.
+            if row[3] == "0A" and row[9] in inodes:
+                ports.add(int(row[1].rpartition(":")[2], 16))
+    return ports
+
+
+# Sockets that keep the ports of refused_ports() until the process exits.
+_refusing = []
+
+
+def refused_ports(count):
+    """`count` distinct ports on 127.0.0.1 where connections are refused for as long
+    as this process lives (held by hold_port(); our servers bind port 0, never these)."""
+    ports = []
+    for _ in range(count):
+        sock, port = hold_port()
+        _refusing.append(sock)
+        ports.append(port)
+    return ports
+
+
+# The old name, for callers not yet moved to refused_ports(). It no longer hands out
+# ports for a server: servers bind port 0 and say which port they got.
+free_ports = refused_ports
+
+
+_LOGFMT_FIELD = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def log_fields(line):
+    """The fields of one server log line, logfmt (`key=value`, values with spaces
+    JSON-quoted) or JSON (--log-format json); {} for anything else."""
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            fields = json.loads(line)
+        except ValueError:
+            return {}
+        return fields if isinstance(fields, dict) else {}
+    fields = {}
+    for match in _LOGFMT_FIELD.finditer(line):
+        key, value = match.groups()
+        fields[key] = json.loads(value) if value.startswith('"') else value
+    return fields
+
+
+def port_of(address):
+    """The port of a "host:port" or "[v6]:port" address as the server logs it."""
+    return int(address.rpartition(":")[2])
 
 
 def random_text(n, alphabet=string.ascii_letters + string.digits):
@@ -113,16 +195,22 @@ def expected_chunk_size(filesize):
 
 
 class Server:
-    """One audiodrop-server process on free loopback ports.
+    """One audiodrop-server process on loopback ports the kernel picks.
 
-    Use as a context manager, or call start()/stop(). stop() sends SIGTERM and checks
-    the exit code is 0. kill9() and restart() keep the data dir, ports and storage
-    keys, so presigned URLs handed out before a restart stay valid.
+    Use as a context manager, or call start()/stop(). The first start() binds port 0
+    for both listeners and reads the ports from the server's ready line (`port` and
+    `storage_port` are None until then; `storage_port` stays None on a remote S3).
+    stop() sends SIGTERM and checks the exit code is 0. kill9() and restart() keep the
+    data dir, ports and storage keys, so presigned URLs handed out before a restart
+    stay valid: later starts ask for the same ports, and while the server is down they
+    stay bound here (without listening) so that no other process takes them.
     """
 
     def __init__(self, *extra_args, region=None, token_rpm=1000, env=None, data_dir=None,
                  storage_keys=None, explicit_keys=True, base_path=BASE_PATH):
-        # "{port}" and "{storage_port}" in an argument become the ports picked here.
+        # "{port}" and "{storage_port}" in an argument become the server's ports. They
+        # are known after the first start only, so such an argument can be added for a
+        # restart; before, the server derives its public URLs from the bound ports.
         self.extra_args = [str(a) for a in extra_args]
         self.base_path = base_path
         self.region = region
@@ -132,7 +220,9 @@ class Server:
         self.data_dir = data_dir or os.path.join(self.root, "data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.log_path = os.path.join(self.root, "server.log")
-        self.port, self.storage_port = free_ports(2)
+        self.port = None
+        self.storage_port = None
+        self._port_holders = []
         if storage_keys:
             self.access_key, self.secret_key = storage_keys
         else:
@@ -160,8 +250,8 @@ class Server:
     # Process --------------------------------------------------------------------
     def command(self):
         cmd = [server_binary(), "serve",
-               "--listen", f"127.0.0.1:{self.port}",
-               "--storage-listen", f"127.0.0.1:{self.storage_port}",
+               "--listen", f"127.0.0.1:{self.port or 0}",
+               "--storage-listen", f"127.0.0.1:{self.storage_port or 0}",
                "--data-dir", self.data_dir]
         if self.explicit_keys:
             cmd += ["--storage-access-key", self.access_key,
@@ -172,8 +262,16 @@ class Server:
             cmd += ["--base-path", self.base_path]
         if self.token_rpm is not None:
             cmd += ["--token-requests-per-minute", str(self.token_rpm)]
-        return cmd + [a.format(port=self.port, storage_port=self.storage_port)
-                      for a in self.extra_args]
+        return cmd + [self._with_ports(a) for a in self.extra_args]
+
+    def _with_ports(self, arg):
+        if "{port}" not in arg and "{storage_port}" not in arg:
+            return arg
+        if self.port is None:
+            raise ValueError(f"{arg!r}: the ports are known only after the first start; "
+                             "without --public-url the server derives its URLs from them")
+        return arg.replace("{port}", str(self.port)).replace("{storage_port}",
+                                                              str(self.storage_port))
 
     def env(self):
         env = dict(os.environ)
@@ -186,13 +284,62 @@ class Server:
     def start(self):
         assert not self.running(), "server already running"
         self.starts += 1
+        self._hold_ports()
+        command = self.command()
         with open(self.log_path, "ab") as log:
-            log.write(f"===== start #{self.starts}: {' '.join(self.command())}\n".encode())
+            log.write(f"===== start #{self.starts}: {' '.join(command)}\n".encode())
             log.flush()
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+            since = log.tell()
+            self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, env=self.env())
+        ready = self.wait_ready(since)
+        port = port_of(ready["api"])
+        storage_port = None if ready["storage"] == "none" else port_of(ready["storage"])
+        if self.port is not None and (port, storage_port) != (self.port, self.storage_port):
+            raise RuntimeError(f"restarted on ports {port}, {storage_port} instead of "
+                               f"{self.port}, {self.storage_port}\n" + self.log_tail())
+        self.port, self.storage_port = port, storage_port
         self.wait_healthy()
         return self
+
+    def wait_ready(self, since, timeout=START_TIMEOUT, interval=POLL_INTERVAL):
+        """Polls the log past offset `since` for the server's ready line (msg=ready, see
+        src/server/runtime.cpp) and returns its fields; at most timeout / interval looks
+        and `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        for _ in range(int(timeout / interval) + 1):
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                text = f.read().decode(errors="replace")
+            # Only whole lines: the last one may still be being written.
+            for line in text.splitlines(keepends=True):
+                if line.endswith("\n"):
+                    fields = log_fields(line)
+                    if fields.get("msg") == "ready" and "api" in fields and "storage" in fields:
+                        return fields
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode} while "
+                                   "starting\n" + self.log_tail())
+            if time.monotonic() > deadline:
+                break
+            time.sleep(interval)
+        raise RuntimeError(f"no ready line from the server within {timeout} s\n"
+                           + self.log_tail())
+
+    def _hold_ports(self):
+        """Holds the server's ports (hold_port()) from the moment it is seen down, so
+        that no other process takes them before it restarts; the restarted server binds
+        beside the holders. Taken once, kept until cleanup(); what remains is the gap
+        between the server's exit and this call."""
+        if self._port_holders or self.port is None:
+            return
+        for port in (self.port, self.storage_port):
+            if port is None:
+                continue
+            try:
+                self._port_holders.append(hold_port(port)[0])
+            except OSError:
+                pass  # taken after all: the restart will say so
 
     def wait_healthy(self, tries=200, interval=0.1):
         """Polls /healthz; at most `tries` attempts (about tries * interval seconds)."""
@@ -222,8 +369,10 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+            self._hold_ports()
             raise AssertionError(f"server did not exit within {timeout}s of SIGTERM\n"
                                  + self.log_tail())
+        self._hold_ports()
         if rc != 0:
             raise AssertionError(f"server exited with {rc} after SIGTERM\n" + self.log_tail())
         return rc
@@ -232,13 +381,22 @@ class Server:
         if self.running():
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
+            self._hold_ports()
 
     def restart(self):
         """Stops (gracefully, if still running) and starts on the same data dir and ports."""
         if self.running():
             self.stop()
-        # The ports were ours a moment ago; a server that sets SO_REUSEADDR rebinds at once.
         return self.start()
+
+    def log_events(self, msg):
+        """The fields of every line of this server's log (all its starts) with msg=`msg`."""
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode(errors="replace").splitlines()
+        except OSError:
+            return []
+        return [fields for fields in map(log_fields, lines) if fields.get("msg") == msg]
 
     def log_tail(self, limit=12000):
         try:
@@ -252,6 +410,9 @@ class Server:
     def cleanup(self):
         if self.running():
             self.kill9()
+        for holder in self._port_holders:
+            holder.close()
+        self._port_holders = []
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self):
@@ -499,12 +660,31 @@ def s3_client(server, access_key=None, secret_key=None):
 
 # Assertions --------------------------------------------------------------------
 def wait_for(predicate, timeout, what, interval=0.02):
-    """Polls `predicate` until it is true; fails after `timeout` seconds saying `what`."""
+    """Polls `predicate` until it is true; fails after `timeout` seconds (and at most
+    timeout / interval + 1 looks) saying `what`."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    for _ in range(int(timeout / interval) + 1):
+        if predicate():
+            return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            break
         time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def presigned_url_expiry(url):
+    """When a SigV4 presigned URL runs out: X-Amz-Date + X-Amz-Expires, in epoch seconds."""
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    signed = calendar.timegm(time.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
+    return signed + int(query["X-Amz-Expires"])
+
+
+def wait_until_expired(url, margin=1.0):
+    """Polls the clock until presigned `url` is past its expiry by `margin` seconds
+    (the server and this process share the clock; the margin keeps off the boundary)."""
+    expiry = presigned_url_expiry(url) + margin
+    wait_for(lambda: time.time() >= expiry, timeout=max(0.0, expiry - time.time()) + 5,
+             what=f"{url.split('?')[0]} to expire", interval=0.05)
 
 
 def assert_api_error(resp, status, code):
@@ -700,7 +880,13 @@ def main():
     if not ok:
         for s in _servers:
             sys.stderr.write("\n" + s.log_tail() + "\n")
-    for s in _servers:
-        s.cleanup()
+    cleanup_servers()
     storage_session().close()
     sys.exit(0 if ok else 1)
+
+
+def cleanup_servers():
+    """Stops what still runs of the servers this process started and removes their
+    temp dirs, logs included."""
+    for s in _servers:
+        s.cleanup()

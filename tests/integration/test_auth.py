@@ -4,7 +4,6 @@ token each endpoint takes, refusals, the token rate limit and region scoping."""
 import base64
 import json
 import os
-import time
 
 import harness
 from harness import assert_api_error, basic_auth
@@ -119,8 +118,9 @@ class Auth(harness.ServerTestCase):
             with self.subTest(header=header):
                 resp = self.api.request("POST", "/oauth/partner/access-token", auth=header)
                 assert_api_error(resp, 401, "invalid_client")
+        # The partner token endpoint takes Basic credentials only: a bearer is no client.
         resp = self.api.request("POST", "/oauth/partner/access-token", auth="Bearer abc")
-        assert_api_error(resp, 401, {"invalid_client", "invalid_token", "missing_token"})
+        assert_api_error(resp, 401, "invalid_client")
 
     def test_garbage_bearer_is_invalid_token(self):
         for token in ("garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."):
@@ -146,13 +146,13 @@ class Auth(harness.ServerTestCase):
         resp = self.api.request("POST", USERS, json_body={"user_id": "user-000003"})
         assert_api_error(resp, 401, "missing_token")
         resp = self.api.request("POST", "/oauth/partner/access-token")
-        assert_api_error(resp, 401, {"missing_token", "invalid_client"})
+        assert_api_error(resp, 401, "invalid_client")
 
     def test_basic_credentials_are_not_a_bearer_token(self):
         resp = self.api.request("POST", GENERATE, json_body={"filesize": 10, "filetype": "mp3"},
                                 auth=basic_auth(self.partner["client_id"],
                                                 self.partner["secret_key"]))
-        assert_api_error(resp, 401, {"invalid_token", "missing_token"})
+        assert_api_error(resp, 401, "invalid_token")
 
     def test_the_secret_is_not_stored_in_the_clear(self):
         secret = self.partner["secret_key"].encode()
@@ -197,9 +197,15 @@ class TokenExpiry(harness.ServerTestCase):
     def test_expired_partner_token_is_token_expired_and_refresh_still_works(self):
         tokens = self.api.partner_tokens(self.partner)
         self.assertEqual(tokens["expires_in"], 1)
-        time.sleep(2.2)
-        assert_api_error(self.api.user_token_response(tokens["access_token"], "user-000005"),
-                         401, "token_expired")
+        answers = []
+
+        def refused():
+            answers.append(self.api.user_token_response(tokens["access_token"], "user-000005"))
+            return answers[-1].status_code != 200
+
+        harness.wait_for(refused, timeout=10, interval=0.1,
+                         what="the partner token (--partner-token-ttl 1) to expire")
+        assert_api_error(answers[-1], 401, "token_expired")
         resp = self.api.refresh_response(tokens["refresh_token"])
         self.assertEqual(resp.status_code, 200, resp.text)
         self.api.user_token(resp.json()["access_token"])

@@ -17,12 +17,6 @@ REFRESH = "/oauth/partner/access-token/refresh"
 JSON = {"Content-Type": "application/json"}
 MAX_FILE_SIZE = 100 * MiB
 
-# Where the contract allows either of two codes (e.g. a string "10" for filesize is
-# both "the wrong type" and "not a positive integer"), the case lists both.
-BAD_FILESIZE = {"invalid_request", "invalid_filesize"}
-BAD_FILETYPE = {"invalid_request", "unsupported_filetype"}
-BAD_PART_LIST = {"invalid_request", "invalid_part_list"}
-
 
 class BadInput(harness.ServerTestCase):
     server_args = ("--max-file-size", str(MAX_FILE_SIZE))
@@ -77,26 +71,27 @@ class BadInput(harness.ServerTestCase):
             raw("json array", "[1, 2]", "invalid_json"),
             raw("json string", '"mp3"', "invalid_json"),
             raw("json null", "null", "invalid_json"),
-            body("empty object", {}, BAD_FILESIZE | BAD_FILETYPE),
-            body("no filesize", {"filetype": "mp3"}, BAD_FILESIZE),
-            body("no filetype", {"filesize": 10}, BAD_FILETYPE),
+            # filesize is checked first; a filesize that is not a positive integer is
+            # invalid_filesize, whatever its JSON type.
+            body("empty object", {}, "invalid_filesize"),
+            body("no filesize", {"filetype": "mp3"}, "invalid_filesize"),
+            body("no filetype", {"filesize": 10}, "invalid_request"),
             body("filesize 0", {"filesize": 0, "filetype": "mp3"}, "invalid_filesize"),
             body("filesize -1", {"filesize": -1, "filetype": "mp3"}, "invalid_filesize"),
-            body("filesize string", {"filesize": "10", "filetype": "mp3"}, BAD_FILESIZE),
-            body("filesize 1.5", {"filesize": 1.5, "filetype": "mp3"}, BAD_FILESIZE),
-            body("filesize null", {"filesize": None, "filetype": "mp3"}, BAD_FILESIZE),
-            body("filesize true", {"filesize": True, "filetype": "mp3"}, BAD_FILESIZE),
-            body("filesize list", {"filesize": [10], "filetype": "mp3"}, BAD_FILESIZE),
-            body("filesize 2^64", {"filesize": 2 ** 64, "filetype": "mp3"},
-                 {"invalid_filesize", "filesize_too_large", "invalid_request"}),
-            body("filesize 1e30", {"filesize": 10 ** 30, "filetype": "mp3"},
-                 {"invalid_filesize", "filesize_too_large", "invalid_request"}),
+            body("filesize string", {"filesize": "10", "filetype": "mp3"}, "invalid_filesize"),
+            body("filesize 1.5", {"filesize": 1.5, "filetype": "mp3"}, "invalid_filesize"),
+            body("filesize null", {"filesize": None, "filetype": "mp3"}, "invalid_filesize"),
+            body("filesize true", {"filesize": True, "filetype": "mp3"}, "invalid_filesize"),
+            body("filesize list", {"filesize": [10], "filetype": "mp3"}, "invalid_filesize"),
+            body("filesize 2^64", {"filesize": 2 ** 64, "filetype": "mp3"}, "invalid_filesize"),
+            body("filesize 1e30", {"filesize": 10 ** 30, "filetype": "mp3"}, "invalid_filesize"),
             body("filesize over max", {"filesize": MAX_FILE_SIZE + 1, "filetype": "mp3"},
                  "filesize_too_large"),
             body("filetype exe", {"filesize": 10, "filetype": "exe"}, "unsupported_filetype"),
-            body("filetype empty", {"filesize": 10, "filetype": ""}, BAD_FILETYPE),
-            body("filetype number", {"filesize": 10, "filetype": 123}, BAD_FILETYPE),
-            body("filetype null", {"filesize": 10, "filetype": None}, BAD_FILETYPE),
+            # A filetype that is no string is a malformed request; a string, one not allowed.
+            body("filetype empty", {"filesize": 10, "filetype": ""}, "unsupported_filetype"),
+            body("filetype number", {"filesize": 10, "filetype": 123}, "invalid_request"),
+            body("filetype null", {"filesize": 10, "filetype": None}, "invalid_request"),
             body("filetype path", {"filesize": 10, "filetype": "../mp3"}, "unsupported_filetype"),
             body("filetype dotted", {"filesize": 10, "filetype": ".mp3"}, "unsupported_filetype"),
         ])
@@ -116,33 +111,34 @@ class BadInput(harness.ServerTestCase):
             case("no file_id", c(file_id=...), 400, "invalid_request"),
             case("no upload_id", c(upload_id=...), 400, "invalid_request"),
             case("file_id number", c(file_id=123), 400, "invalid_request"),
-            case("no part_list", c(part_list=...), 400, BAD_PART_LIST),
-            case("part_list string", c(part_list="1,2"), 400, BAD_PART_LIST),
-            case("part_list object", c(part_list={"PartNumber": 1}), 400, BAD_PART_LIST),
+            case("no part_list", c(part_list=...), 400, "invalid_part_list"),
+            case("part_list string", c(part_list="1,2"), 400, "invalid_part_list"),
+            case("part_list object", c(part_list={"PartNumber": 1}), 400, "invalid_part_list"),
             case("part_list empty", c(part_list=[]), 400, "invalid_part_list"),
             case("duplicate part", c(part_list=self.pl(1, 1, 2)), 400, "invalid_part_list"),
             case("descending", c(part_list=self.pl(2, 1)), 400, "invalid_part_list"),
             case("missing part", c(part_list=self.pl(1)), 400, "invalid_part_list"),
             case("part 0", c(part_list=self.pl(0, 1, 2)), 400, "invalid_part_list"),
             case("part past N", c(part_list=self.pl(1, 2, 3)), 400, "invalid_part_list"),
-            case("part list of numbers", c(part_list=[1, 2]), 400, BAD_PART_LIST),
+            case("part list of numbers", c(part_list=[1, 2]), 400, "invalid_part_list"),
             case("PartNumber string", c(part_list=[{"PartNumber": "1", "ETag": self.etags[1]},
-                                                   self.pl(2)[0]]), 400, BAD_PART_LIST),
+                                                   self.pl(2)[0]]), 400, "invalid_part_list"),
             case("no ETag", c(part_list=[{"PartNumber": 1}, self.pl(2)[0]]), 400,
-                 BAD_PART_LIST | {"invalid_part"}),
+                 "invalid_part_list"),
+            # A well-formed list whose ETag names no stored part: invalid_part.
             case("ETag of other bytes", c(part_list=self.pl(1) + self.pl(2, etag=other_etag)),
                  400, "invalid_part"),
             case("ETag not hex", c(part_list=self.pl(1) + self.pl(2, etag='"zzz"')), 400,
-                 {"invalid_part", "invalid_request"}),
+                 "invalid_part"),
             case("ETag empty", c(part_list=self.pl(1) + self.pl(2, etag='""')), 400,
-                 {"invalid_part", "invalid_request"}),
+                 "invalid_part"),
             case("other filetype", c(filetype="wav"), 400, "filetype_mismatch"),
-            case("filetype not allowed", c(filetype="exe"), 400,
-                 {"filetype_mismatch", "unsupported_filetype"}),
+            # Compared with the upload's own filetype, not with the allow-list.
+            case("filetype not allowed", c(filetype="exe"), 400, "filetype_mismatch"),
             case("file_md5 xyz", c(file_md5="xyz"), 400, "invalid_file_md5"),
             case("file_md5 31 hex", c(file_md5="a" * 31), 400, "invalid_file_md5"),
             case("file_md5 not hex", c(file_md5="g" * 32), 400, "invalid_file_md5"),
-            case("file_md5 number", c(file_md5=123), 400, {"invalid_request", "invalid_file_md5"}),
+            case("file_md5 number", c(file_md5=123), 400, "invalid_request"),
             case("unknown file_id", c(file_id="file_doesnotexist"), 404, "upload_not_found"),
             case("unknown upload_id", c(upload_id="upload_doesnotexist"), 404, "upload_not_found"),
             case("upload_id of another upload", c(upload_id=self.b["UploadId"]), 404,
@@ -196,19 +192,18 @@ class BadInput(harness.ServerTestCase):
         self.run_cases([
             case("not json", {"data": "user_id=abc", "headers": JSON}, "invalid_json"),
             case("json array", {"data": "[]", "headers": JSON}, "invalid_json"),
-            case("no user_id", {"json_body": {}}, {"invalid_request", "invalid_user_id"}),
-            case("user_id number", {"json_body": {"user_id": 123456789}},
-                 {"invalid_request", "invalid_user_id"}),
+            case("no user_id", {"json_body": {}}, "invalid_request"),
+            case("user_id number", {"json_body": {"user_id": 123456789}}, "invalid_request"),
             case("expires_in string", {"json_body": {"user_id": "user-123456", "expires_in": "x"}},
-                 {"invalid_request", "invalid_expires_in"}),
+                 "invalid_expires_in"),
             case("expires_in float", {"json_body": {"user_id": "user-123456", "expires_in": 1.5}},
-                 {"invalid_request", "invalid_expires_in"}),
+                 "invalid_expires_in"),
         ])
 
     def test_other_endpoints_reject_bad_requests(self):
         self.run_cases([
             ("refresh without token", "POST", REFRESH, {"token": None, "data": {}},
-             {400, 401}, {"invalid_request", "invalid_refresh_token"}),
+             400, "invalid_request"),
             ("parts without query", "GET", PARTS, {}, 400, "invalid_request"),
             ("parts without upload_id", "GET", PARTS, {"params": {"file_id": self.u["FileId"]}},
              400, "invalid_request"),
@@ -224,7 +219,7 @@ class BadInput(harness.ServerTestCase):
             ("delete unknown file", "DELETE", "/open/partner/files/file_nope", {}, 404,
              "file_not_found"),
             ("get traversal id", "GET", "/open/partner/files/..%2F..%2Fetc%2Fpasswd", {}, 404,
-             {"file_not_found", "not_found"}),
+             "file_not_found"),
             ("auth checked before body", "POST", GENERATE, {"token": None, "data": "not json",
                                                           "headers": JSON}, 401, "missing_token"),
         ])
@@ -277,45 +272,40 @@ class BadInput(harness.ServerTestCase):
         self.assertEqual(json.loads(first[2])["error"]["code"], "not_found")
         self.assertEqual(second[0], 200)
 
-    def test_oversized_headers_do_not_hurt_the_server(self):
+    def test_oversized_headers_are_431_and_do_not_hurt_the_server(self):
+        # 64 KiB against --max-header-bytes' default of 16 KiB. The server drains what it
+        # did not read before it closes, so the answer is never lost to a reset.
         with harness.RawHttp(self.server.base_url + "/healthz") as conn:
             conn.send_head("GET", {"X-Big": "a" * (64 * 1024)})
-            try:
-                status, _, _ = conn.read_response(timeout=10)
-                self.assertIn(status, (400, 413, 431))
-            except (AssertionError, ConnectionResetError, BrokenPipeError) as e:
-                # Closing the connection without an answer is acceptable too.
-                if isinstance(e, AssertionError) and "connection closed" not in str(e):
-                    raise
+            status, _, body = conn.read_response(timeout=10)
+        self.assertEqual(status, 431, body[:300])
+        err = json.loads(body)
+        self.assertEqual(err["error"]["code"], "header_too_large")
+        self.assertTrue(err["error"]["message"] and err["request_id"])
 
     def test_storage_endpoint_odd_requests_get_s3_errors(self):
         s3 = harness.s3_client(self.server)
         plan = self.api.start_upload(self.token, CHUNK_SIZE + 1)
         bucket, key, q = harness.split_storage_url(plan["Parts"][0]["PresignedUrl"])
         st = harness.storage_session()
+        check = harness.assert_s3_error
 
-        def check(resp, statuses, codes=None):
-            self.assertIn(resp.status_code, statuses, resp.text[:300])
-            code = harness.s3_error_code(resp.content)
-            if codes:
-                self.assertIn(code, codes)
-
+        # Unsigned: refused before anything else is looked at.
         check(harness.no_5xx(st.put(self.server.storage_url + "/", data=b"x",
-                                    timeout=harness.TIMEOUT)), range(400, 500))
+                                    timeout=harness.TIMEOUT)), 403, "AccessDenied")
         check(harness.no_5xx(st.get(f"{self.server.storage_url}/{bucket}",
-                                    timeout=harness.TIMEOUT)), range(400, 500))
+                                    timeout=harness.TIMEOUT)), 403, "AccessDenied")
         url = s3.generate_presigned_url("abort_multipart_upload", Params={
             "Bucket": bucket, "Key": key, "UploadId": q["uploadId"]}, ExpiresIn=600)
-        check(harness.no_5xx(st.delete(url, timeout=harness.TIMEOUT)), (405,),
-              {"MethodNotAllowed"})
+        check(harness.no_5xx(st.delete(url, timeout=harness.TIMEOUT)), 405, "MethodNotAllowed")
         for n in (0, 10001):
             url = s3.generate_presigned_url("upload_part", Params={
                 "Bucket": bucket, "Key": key, "UploadId": q["uploadId"], "PartNumber": n},
                 ExpiresIn=600)
-            check(harness.put_part(url, b"abc"), (400,), {"InvalidArgument"})
+            check(harness.put_part(url, b"abc"), 400, "InvalidArgument")
+        # The method is refused before the signature (made for a PUT) is checked.
         check(harness.no_5xx(st.post(plan["Parts"][0]["PresignedUrl"], data=b"x",
-                                     timeout=harness.TIMEOUT)), (403, 405),
-              {"SignatureDoesNotMatch", "MethodNotAllowed"})
+                                     timeout=harness.TIMEOUT)), 405, "MethodNotAllowed")
 
     def test_zz_still_healthy_and_useful_afterwards(self):
         # Named to run last in this class.

@@ -3,7 +3,6 @@ the AWS CLI with the same keys work, and its errors are S3 XML an SDK understand
 
 import os
 import subprocess
-import time
 import urllib.parse
 
 import harness
@@ -117,7 +116,7 @@ class Boto3AndAwsCli(harness.ServerTestCase):
 
     def test_expired_presigned_url_is_403_access_denied(self):
         url = self.presign_get(expires=1)
-        time.sleep(2.2)
+        harness.wait_until_expired(url)
         harness.assert_s3_error(harness.download(url), 403, "AccessDenied")
 
     def test_unknown_access_key_is_403_invalid_access_key_id(self):

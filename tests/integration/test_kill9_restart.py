@@ -22,6 +22,25 @@ def stored_object_bytes(data_dir):
     return total
 
 
+def bytes_being_received(data_dir):
+    """Bytes of part bodies the local store is receiving: its temp files (objects/tmp/,
+    see src/storage/local_object_store.hpp), written as the bytes arrive."""
+    total = 0
+    for dirpath, _, files in os.walk(os.path.join(data_dir, "objects", "tmp")):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(dirpath, name))
+            except OSError:
+                pass  # renamed or removed while we looked
+    return total
+
+
+def wait_received(server, count):
+    """Until the server has written `count` bytes of the part being sent to its disk."""
+    harness.wait_for(lambda: bytes_being_received(server.data_dir) >= count, timeout=30,
+                     what=f"the server to receive {count} bytes of the part")
+
+
 class KillAndRestart(unittest.TestCase):
     def setUp(self):
         self.server = harness.Server()
@@ -56,7 +75,7 @@ class KillAndRestart(unittest.TestCase):
         with harness.RawHttp(plan["Parts"][2]["PresignedUrl"]) as conn:
             conn.send_head("PUT", {"Content-Length": str(len(third))})
             conn.send(third[:len(third) // 2])
-            time.sleep(0.3)  # let the server take in the half it got
+            wait_received(self.server, len(third) // 2)
             self.server.kill9()
         self.server.restart()
         # The half-received part left nothing behind (temp files are swept at start).
@@ -134,6 +153,7 @@ class KillAndRestart(unittest.TestCase):
 
                 worker = threading.Thread(target=complete)
                 worker.start()
+                # Not a wait for a state: each round crashes the complete at another point.
                 time.sleep(delay)
                 self.server.kill9()
                 worker.join(timeout=30)
@@ -178,14 +198,14 @@ class KillAndRestart(unittest.TestCase):
         workers = [threading.Thread(target=create, args=(u,)) for u in users]
         for w in workers:
             w.start()
-        deadline = time.monotonic() + 20
-        while len(acknowledged) < 200 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self.server.kill9()
-        stop.set()
-        for w in workers:
-            w.join(timeout=30)
-        self.assertGreaterEqual(len(acknowledged), 200, "creates did not get going")
+        try:
+            harness.wait_for(lambda: len(acknowledged) >= 200, timeout=20,
+                             what="200 acknowledged creates")
+        finally:
+            self.server.kill9()
+            stop.set()
+            for w in workers:
+                w.join(timeout=30)
         self.server.restart()
         tokens = {u: self.api.new_user(self.partner, u) for u in users}
         for user_id, plan in acknowledged:
@@ -200,12 +220,14 @@ class KillAndRestart(unittest.TestCase):
     def test_sigterm_drains_an_inflight_put_and_exits_zero(self):
         data = harness.random_bytes(MiB)
         plan = self.api.start_upload(self.token, len(data))
+        drains = len(self.server.log_events("draining"))
         with harness.RawHttp(plan["Parts"][0]["PresignedUrl"]) as conn:
             conn.send_head("PUT", {"Content-Length": str(len(data))})
             conn.send(data[:len(data) // 2])
-            time.sleep(0.2)
+            wait_received(self.server, len(data) // 2)  # the PUT is in flight
             self.server.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.3)
+            harness.wait_for(lambda: len(self.server.log_events("draining")) > drains,
+                             timeout=10, what="the server to start draining")
             conn.send(data[len(data) // 2:])
             status, headers, body = conn.read_response(timeout=20)
         self.assertEqual(status, 200, body[:300])

@@ -344,21 +344,25 @@ class UploadFlow(harness.ServerTestCase):
         self.assertEqual(harness.expected_chunk_size(60 * GiB), 7 * MiB)
 
 
+PUBLIC_STORAGE_HOST = "storage.example.test:8443"
+
+
 class PublicStorageUrl(harness.ServerTestCase):
     """Behind a proxy the presigned URLs name the public host, and the signature covers it."""
 
-    server_args = ("--storage-public-url", "http://storage.example.test:{storage_port}/")
+    # The proxy's port, not ours: the server listens elsewhere.
+    server_args = ("--storage-public-url", f"http://{PUBLIC_STORAGE_HOST}/")
 
     def test_presigned_urls_use_the_public_storage_url(self):
         token = self.user()
         data = harness.random_bytes(1000)
         plan = self.api.start_upload(token, len(data))
-        public = f"http://storage.example.test:{self.server.storage_port}"
+        public = f"http://{PUBLIC_STORAGE_HOST}"
         url = plan["Parts"][0]["PresignedUrl"]
         self.assertTrue(url.startswith(public + "/"), url)
         # What the proxy would forward: same path and query, Host of the public URL.
         local = self.server.storage_url + url[len(public):]
-        host = {"Host": f"storage.example.test:{self.server.storage_port}"}
+        host = {"Host": PUBLIC_STORAGE_HOST}
         resp = harness.put_part(local, data, headers=host)
         self.assertEqual(resp.status_code, 200, resp.text)
         wrong_host = harness.put_part(local, data)

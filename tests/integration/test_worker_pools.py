@@ -3,9 +3,11 @@ with Retry-After instead of queueing without bound, /metrics shows every pool, a
 whole-file MD5 is hashed as parts arrive, so complete-upload (and a retry after a wrong
 file_md5) hashes nothing more."""
 
+import os
 import re
-import threading
+import sqlite3
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 import harness
 from harness import CHUNK_SIZE, md5_hex
@@ -24,41 +26,58 @@ def md5_bytes(server, phase):
     return metric(server, f'audiodrop_md5_bytes_total{{phase="{phase}"}}')
 
 
+# A well-formed argon2id hash (of no secret anyone sends) whose time cost makes one
+# verification take seconds instead of ~50 ms: the cost travels in the stored string.
+SLOW_SECRET_HASH = ("$argon2id$v=19$m=19456,t=400,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+
+
+def store_secret_hash(server, client_id, encoded):
+    """Replaces a partner's stored secret hash in the server's SQLite database."""
+    path = os.path.join(server.data_dir, "metadata.sqlite3")
+    with sqlite3.connect(path, timeout=30) as db:
+        changed = db.execute("UPDATE partners SET secret_hash = ? WHERE client_id = ?",
+                             (encoded, client_id)).rowcount
+    db.close()
+    assert changed == 1, f"no partner {client_id} in {path}"
+
+
+def login(server, cred):
+    # A 503 is an answer wanted here, so not through Api (which refuses 5xx).
+    with harness.http_session() as http:
+        return http.post(server.api_url + "/oauth/partner/access-token",
+                         headers={"Authorization": harness.basic_auth(cred["client_id"],
+                                                                      cred["secret_key"])},
+                         timeout=harness.TIMEOUT)
+
+
 class FullQueue(unittest.TestCase):
     def test_a_full_pool_answers_503_server_busy_with_retry_after(self):
-        # One argon2 thread and room for one more request: of 16 logins at once, the
-        # ones beyond those two are told to come back, not queued behind them.
+        # One argon2 thread and room for one more login. A login whose stored hash is
+        # slow holds the thread for seconds, a second one waits in the queue, and a
+        # third is told to come back instead of queueing behind them.
         with harness.Server("--argon2-threads", 1, "--worker-queue", 1) as server:
-            cred = harness.create_partner(server)
-            start = threading.Barrier(16)
-            answers, lock = [], threading.Lock()
-
-            def login():
-                # A 503 is the answer wanted here, so not through Api (which refuses 5xx).
-                with harness.http_session() as http:
-                    start.wait(timeout=30)
-                    resp = http.post(server.api_url + "/oauth/partner/access-token",
-                                     headers={"Authorization": harness.basic_auth(
-                                         cred["client_id"], cred["secret_key"])},
-                                     timeout=harness.TIMEOUT)
-                    with lock:
-                        answers.append(resp)
-
-            threads = [threading.Thread(target=login) for _ in range(16)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=60)
-            self.assertEqual(len(answers), 16)
-            busy = [r for r in answers if r.status_code == 503]
-            self.assertTrue(busy, [r.status_code for r in answers])
-            for resp in busy:
+            slow, cred = harness.create_partner(server), harness.create_partner(server)
+            store_secret_hash(server, slow["client_id"], SLOW_SECRET_HASH)
+            refused = 'audiodrop_worker_refused_total{pool="argon2"}'
+            refused_before = metric(server, refused)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                holding = pool.submit(login, server, slow)
+                harness.wait_for(
+                    lambda: metric(server, 'audiodrop_worker_busy{pool="argon2"}') == 1,
+                    timeout=10, what="the slow login to hold the argon2 thread")
+                queued = pool.submit(login, server, cred)
+                harness.wait_for(
+                    lambda: metric(server, 'audiodrop_worker_queued{pool="argon2"}') == 1,
+                    timeout=10, what="the second login to wait in the argon2 queue")
+                resp = login(server, cred)
                 body = harness.assert_api_error(resp, 503, "server_busy")
                 self.assertIn("retry", body["error"]["message"])
                 self.assertEqual(resp.headers.get("Retry-After"), "1")
-            self.assertEqual({r.status_code for r in answers} - {503}, {200})
-            self.assertGreaterEqual(metric(server, 'audiodrop_worker_refused_total{pool="argon2"}'),
-                                    len(busy))
+                self.assertEqual(metric(server, refused), refused_before + 1)
+                # The two let in are served: the slow one is a wrong secret after all.
+                harness.assert_api_error(holding.result(timeout=60), 401, "invalid_client")
+                self.assertEqual(queued.result(timeout=60).status_code, 200)
 
 
 class Metrics(harness.ServerTestCase):

@@ -2,10 +2,11 @@
 """A throwaway single-node Ceph RADOS Gateway: a real S3 server for the scale-out tests.
 
 One monitor, one in-memory OSD and one radosgw, all from Debian's Ceph 16.2 packages,
-listening on free 127.0.0.1 ports. Everything they write (config, mon and OSD data,
-logs, admin sockets, crash dumps) stays inside the work dir, so two instances can run
-side by side and nothing lands in /etc/ceph, /var/lib/ceph or /var/log/ceph. No
-systemd, no mgr. Starting takes a few seconds; the data is gone on stop().
+listening on free 127.0.0.1 ports (radosgw's is the kernel's pick for port 0; see
+_start_mon for the mon's). Everything they write (config, mon and OSD data, logs, admin
+sockets, crash dumps) stays inside the work dir, so two instances can run side by side
+and nothing lands in /etc/ceph, /var/lib/ceph or /var/log/ceph. No systemd, no mgr.
+Starting takes a few seconds; the data is gone on stop().
 
 Each daemon runs in its own process group, which stop() kills with SIGKILL (the data
 is throwaway, so there is nothing to shut down gracefully). The daemons also get
@@ -38,18 +39,21 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import hold_port, listening_ports  # noqa: E402
+
 START_TIMEOUT = 60  # seconds for start() as a whole
 STOP_TIMEOUT = 10  # seconds to reap each daemon after SIGKILL
 HTTP_TIMEOUT = 10  # seconds for one request to RGW
 POLL_INTERVAL = 0.1  # seconds between readiness probes
 LOG_TAIL_LINES = 25  # per log file, in start()'s error message
+MON_BIND_ATTEMPTS = 3  # mon set-ups on another port after it could not bind the last one
 
 MON_ID = "a"
 RGW_NAME = "client.rgw.test"
@@ -102,6 +106,9 @@ paxos propose interval = 0.05
 
 [mon]
 mon data = {workdir}/mon
+# A mon that cannot bind its port exits at once (by default it tries 3 times, 5 s
+# apart), so that start() moves it to another port.
+ms bind retry count = 1
 
 [osd]
 osd data = {workdir}/osd
@@ -111,6 +118,7 @@ osd objectstore = memstore
 memstore device bytes = {memstore_bytes}
 
 [{rgw_name}]
+# Port 0: the kernel picks it, and start() reads it from /proc.
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
 # radosgw asks the mon for a "secure" session by default, which auth none cannot
 # give: it would hang at "get_initial_auth_request returned -13".
@@ -133,14 +141,6 @@ def _die_with_parent():
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
-def _accepts_connections(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 def _answers_http(port):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
     try:
@@ -150,13 +150,6 @@ def _answers_http(port):
         return False
     finally:
         connection.close()
-
-
-def free_port():
-    """A port the kernel just handed out on 127.0.0.1 (free unless someone races us)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class CephRgw:
@@ -169,19 +162,23 @@ class CephRgw:
         self.workdir = os.path.abspath(workdir)
         if any(c in self.workdir for c in CONF_UNSAFE_CHARS):
             raise ValueError(f"work dir path must not contain any of {CONF_UNSAFE_CHARS!r}")
-        self.port = port or free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.port = port  # None: the kernel's pick, known once start() has seen RGW listen
         self.region = REGION
         # The shapes AWS uses (20 upper-case characters, 40 characters); fresh per run.
         self.access_key = "AK" + secrets.token_hex(9).upper()
         self.secret_key = secrets.token_urlsafe(30)
         self.fsid = str(uuid.uuid4())
         self.mon_port = None  # picked when start() writes the config
+        self._mon_port_holder = None
         self.conf_path = os.path.join(self.workdir, "ceph.conf")
         self.log_dir = os.path.join(self.workdir, "log")
         self._ceph_env = {k: v for k, v in os.environ.items() if k not in CEPH_ENV_VARS}
         self._daemons = []  # (name, Popen), in start order
         self._daemon_outputs = []  # open files holding the daemons' stdout and stderr
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self):
         self.start()
@@ -228,6 +225,7 @@ class CephRgw:
         for output in self._daemon_outputs:
             output.close()
         self._daemon_outputs = []
+        self._release_mon_port()
 
     def make_bucket(self, name: str) -> None:
         """Creates bucket `name` as the test user; raises RuntimeError unless RGW says 200."""
@@ -255,11 +253,10 @@ class CephRgw:
         for sub in ("mon", "osd", "log", "run", "crash"):
             os.makedirs(os.path.join(self.workdir, sub), exist_ok=True)
         open(os.path.join(self.workdir, "keyring"), "w").close()
-        self.mon_port = free_port()
         conf = CONF_TEMPLATE.format(
             fsid=self.fsid,
             mon_port=self.mon_port,
-            rgw_port=self.port,
+            rgw_port=self.port or 0,
             workdir=self.workdir,
             rgw_name=RGW_NAME,
             memstore_bytes=MEMSTORE_BYTES,
@@ -268,17 +265,51 @@ class CephRgw:
             f.write(conf)
 
     def _start_mon(self, deadline):
-        monmap = os.path.join(self.workdir, "monmap")
-        mon_address = f"[v2:127.0.0.1:{self.mon_port}]"
-        self._tool(
-            deadline, "monmaptool", "--create", "--fsid", self.fsid, "--addv", MON_ID, mon_address,
-            monmap,
-        )
-        self._tool(deadline, "ceph-mon", "--mkfs", "-i", MON_ID, "--monmap", monmap)
-        self._spawn(f"mon.{MON_ID}", "ceph-mon", "-f", "-i", MON_ID)
-        # Ceph clients retry an absent mon forever; a mon that failed to bind must
-        # fail start() now, not at the deadline.
-        self._wait_until(deadline, "mon listening", lambda: _accepts_connections(self.mon_port))
+        """The mon's address is in the monmap and the config before it starts, so it
+        cannot bind port 0: its port is picked and held here (harness.hold_port()) for
+        the cluster's life, and ceph-mon, which sets SO_REUSEADDR, binds beside the
+        holder. Should the bind fail all the same, the mon is set up again on another
+        port, MON_BIND_ATTEMPTS times at most."""
+        for attempt in range(1, MON_BIND_ATTEMPTS + 1):
+            self._release_mon_port()
+            self._mon_port_holder, self.mon_port = hold_port()
+            self._write_config()
+            monmap = os.path.join(self.workdir, "monmap")
+            mon_address = f"[v2:127.0.0.1:{self.mon_port}]"
+            self._tool(
+                deadline, "monmaptool", "--create", "--clobber", "--fsid", self.fsid,
+                "--addv", MON_ID, mon_address, monmap,
+            )
+            self._tool(deadline, "ceph-mon", "--mkfs", "-i", MON_ID, "--monmap", monmap)
+            mon = self._spawn(f"mon.{MON_ID}", "ceph-mon", "-f", "-i", MON_ID)
+            # Ceph clients retry an absent mon forever; a mon that failed to bind must
+            # fail start() now, not at the deadline.
+            try:
+                self._wait_until(deadline, "mon listening",
+                                 lambda: self.mon_port in listening_ports(mon.pid))
+                return
+            except RuntimeError:
+                if attempt == MON_BIND_ATTEMPTS or not self._mon_could_not_bind():
+                    raise
+            # Another port needs another monmap and a mon store made from it.
+            self._daemons.remove((f"mon.{MON_ID}", mon))
+            mon.wait(timeout=STOP_TIMEOUT)
+            shutil.rmtree(os.path.join(self.workdir, "mon"))
+
+    def _mon_could_not_bind(self):
+        for name in (f"mon.{MON_ID}.out", f"mon.{MON_ID}.log"):
+            try:
+                with open(os.path.join(self.log_dir, name), errors="replace") as f:
+                    if "unable to bind" in f.read():
+                        return True
+            except OSError:
+                pass
+        return False
+
+    def _release_mon_port(self):
+        if self._mon_port_holder is not None:
+            self._mon_port_holder.close()
+            self._mon_port_holder = None
 
     def _start_osd(self, deadline):
         osd_uuid = str(uuid.uuid4())
@@ -287,9 +318,16 @@ class CephRgw:
         self._spawn(f"osd.{osd_id}", "ceph-osd", "-f", "-i", osd_id)
 
     def _start_rgw(self, deadline):
-        self._spawn(RGW_NAME, "radosgw", "-f", "-n", RGW_NAME)
+        rgw = self._spawn(RGW_NAME, "radosgw", "-f", "-n", RGW_NAME)
         # radosgw opens its port only once its pools exist (so the OSD is up and
-        # serving) and its zone is set up.
+        # serving) and its zone is set up. It logs the port it was given, not the one
+        # the kernel picked for port 0: the kernel says which port it listens on.
+        if self.port is None:
+            self._wait_until(deadline, "S3 port", lambda: listening_ports(rgw.pid))
+            ports = listening_ports(rgw.pid)
+            if len(ports) != 1:
+                raise RuntimeError(f"radosgw listens on {sorted(ports)}, expected one port")
+            self.port = ports.pop()
         self._wait_until(deadline, "S3 answer", lambda: _answers_http(self.port))
 
     def _create_user(self, deadline):
@@ -321,6 +359,7 @@ class CephRgw:
             preexec_fn=_die_with_parent,
         )
         self._daemons.append((name, proc))
+        return proc
 
     def _tool(self, deadline, *argv):
         """Runs a Ceph command-line tool on this cluster; returns its stdout."""

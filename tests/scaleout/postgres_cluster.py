@@ -28,7 +28,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -36,18 +35,16 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from harness import hold_port  # noqa: E402
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 USER = "audiodrop"
 DATABASE = "audiodrop"
 PG_CTL_WAIT_SECONDS = 30
 COMMAND_TIMEOUT_SECONDS = 60  # any one initdb/pg_ctl/createdb call
 CHILD_STOP_SECONDS = 10  # a test command asked to stop gets this long before SIGKILL
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+BIND_ATTEMPTS = 3  # starts on another port after PostgreSQL could not bind the last one
 
 
 def as_postgres_user(argv: list[str]) -> list[str]:
@@ -61,6 +58,7 @@ class PostgresCluster:
     def __init__(self, workdir: str | os.PathLike, port: int | None = None):
         self.workdir = Path(workdir).resolve()
         self.port = port
+        self._port_holder = None
         # Characters that must be percent-encoded in a URL, so encoding is exercised too.
         self.password = "pw@/" + secrets.token_hex(12)
 
@@ -79,8 +77,6 @@ class PostgresCluster:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        if self.port is None:
-            self.port = free_port()
         socket_dir = self.workdir / "socket"
         socket_dir.mkdir(exist_ok=True)
         password_file = self.workdir / "password"
@@ -103,15 +99,50 @@ class PostgresCluster:
             conf.write(
                 "\n# throwaway test cluster\n"
                 "listen_addresses = '127.0.0.1'\n"
-                f"port = {self.port}\n"
+                f"include = '{self._port_file}'\n"
                 f"unix_socket_directories = '{socket_dir}'\n"
                 "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                 "max_connections = 300\n"
             )
-        self._pg_ctl("start")
+        self._start_on_a_port()
         env = dict(os.environ, PGPASSWORD=self.password)
         self._run([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
                    "-U", USER, DATABASE], env=env)
+
+    @property
+    def _port_file(self) -> Path:
+        return self.workdir / "port.conf"
+
+    def _start_on_a_port(self) -> None:
+        """pg_ctl start on `port`, or else on a free one. PostgreSQL cannot bind port 0
+        and say which port it got (its port setting starts at 1), so the port is picked
+        and held here (harness.hold_port()) for the cluster's life; PostgreSQL sets
+        SO_REUSEADDR and binds beside the holder. Should the bind fail all the same,
+        the start is retried on another port, BIND_ATTEMPTS times at most."""
+        chosen = self.port
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            if chosen is None:
+                self._release_port()
+                self._port_holder, self.port = hold_port()
+            self._port_file.write_text(f"port = {self.port}\n")
+            log_size = self.log_file.stat().st_size if self.log_file.exists() else 0
+            try:
+                self._pg_ctl("start")
+                return
+            except RuntimeError:
+                if chosen is not None or attempt == BIND_ATTEMPTS or \
+                        "could not bind" not in self._log_since(log_size):
+                    raise
+
+    def _log_since(self, offset: int) -> str:
+        with open(self.log_file, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+    def _release_port(self) -> None:
+        if self._port_holder is not None:
+            self._port_holder.close()
+            self._port_holder = None
 
     def restart(self) -> None:
         self._pg_ctl("restart", "-m", "fast")
@@ -120,6 +151,7 @@ class PostgresCluster:
         """Stops the server if one runs in data_dir, even one a failed start left."""
         if (self.data_dir / "postmaster.pid").exists():
             self._pg_ctl("stop", "-m", "immediate")
+        self._release_port()
 
     def __enter__(self) -> "PostgresCluster":
         try:

@@ -138,7 +138,11 @@ def s3_upload_id(plan):
 class TcpProxy:
     """Forwards 127.0.0.1:port to a loopback target; stop() cuts every connection and
     refuses new ones, as a store that went down does; start() again brings it back on
-    the same port."""
+    the same port.
+
+    The port is held (harness.hold_port()) for the proxy's whole life and each start()
+    listens beside the holder, so between a stop() and a start() nobody else can take
+    the port; close() gives it up."""
 
     SLOW_DOWN = (b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
                  b"Connection: close\r\nContent-Length: 101\r\n\r\n"
@@ -151,10 +155,7 @@ class TcpProxy:
         self.target_port = target_port
         self.throttle_left = throttle_first
         self.throttled = 0
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self._holder, self.port = harness.hold_port()
         self._listener = None
         self._sockets = []
         self._lock = threading.Lock()
@@ -180,6 +181,11 @@ class TcpProxy:
                 self._listener = None
         for s in sockets:
             _close(s)
+
+    def close(self):
+        """stop(), and the port is given up for good."""
+        self.stop()
+        _close(self._holder)
 
     def _accept(self, listener):
         while True:

@@ -19,9 +19,7 @@ void throw_exception_from_error(const Error& e, const boost::source_location&) {
 }
 
 Client::Client(ClientOptions options) : options_(std::move(options)) {
-    while (!options_.endpoint.empty() && options_.endpoint.back() == '/') {
-        options_.endpoint.pop_back();
-    }
+    if (auto base = api_base_url(options_.endpoint)) options_.endpoint = std::move(*base);
 }
 
 Result<PartnerToken> Client::partner_token(std::string_view client_id,

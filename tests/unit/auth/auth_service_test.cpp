@@ -26,6 +26,9 @@ using testing::FakeClock;
 constexpr std::string_view kKey = "test signing key, 32 bytes long!";
 constexpr std::string_view kUsHost = "https://platform-us.example.com/developer/api";
 constexpr std::string_view kEuHost = "https://platform-eu.example.com/developer/api";
+// The source addresses token requests come from.
+const std::string kHere = "192.0.2.1";
+const std::string kStranger = "198.51.100.7";
 
 AuthOptions options_for(std::string region) {
     AuthOptions o;
@@ -58,7 +61,7 @@ class AuthServiceTest : public ::testing::Test {
     }
 
     PartnerTokens tokens_for(const PartnerCredential& c) {
-        auto issued = service_->issue_partner_token(c.client_id, c.secret_key);
+        auto issued = service_->issue_partner_token(c.client_id, c.secret_key, kHere);
         EXPECT_TRUE(issued) << issued.error().message;
         return *issued;
     }
@@ -148,31 +151,31 @@ TEST_F(AuthServiceTest, PartnerTokenExpiresAfterItsTtl) {
 
 TEST_F(AuthServiceTest, WrongSecretAndUnknownClientGetTheSameError) {
     const PartnerCredential c = new_partner();
-    auto wrong_secret = service_->issue_partner_token(c.client_id, c.secret_key + "x");
-    auto unknown_client = service_->issue_partner_token(core::new_id("pc_"), c.secret_key);
-    auto empty = service_->issue_partner_token("", "");
+    auto wrong_secret = service_->issue_partner_token(c.client_id, c.secret_key + "x", kHere);
+    auto unknown_client = service_->issue_partner_token(core::new_id("pc_"), c.secret_key, kHere);
+    auto empty = service_->issue_partner_token("", "", kHere);
     for (const auto* r : {&wrong_secret, &unknown_client, &empty}) {
         ASSERT_FALSE(*r);
         expect_error(r->error(), ErrorKind::unauthenticated, "invalid_client");
         EXPECT_EQ(r->error().message, wrong_secret.error().message);
     }
-    EXPECT_TRUE(service_->issue_partner_token(c.client_id, c.secret_key));
+    EXPECT_TRUE(service_->issue_partner_token(c.client_id, c.secret_key, kHere));
 }
 
 TEST_F(AuthServiceTest, PartnerOfAnotherRegionIsSentToItsHost) {
     const PartnerCredential eu = foreign_partner("eu");
-    auto refused = service_->issue_partner_token(eu.client_id, eu.secret_key);
+    auto refused = service_->issue_partner_token(eu.client_id, eu.secret_key, kHere);
     ASSERT_FALSE(refused);
     expect_error(refused.error(), ErrorKind::unauthenticated, "wrong_region");
     EXPECT_NE(refused.error().message.find(kEuHost), std::string::npos) << refused.error().message;
 
     // Only the holder of the secret learns where the partner lives.
-    auto guessed = service_->issue_partner_token(eu.client_id, "sk_guess");
+    auto guessed = service_->issue_partner_token(eu.client_id, "sk_guess", kHere);
     ASSERT_FALSE(guessed);
     EXPECT_EQ(guessed.error().code, "invalid_client");
 
     const PartnerCredential ap = foreign_partner("ap");
-    auto unmapped = service_->issue_partner_token(ap.client_id, ap.secret_key);
+    auto unmapped = service_->issue_partner_token(ap.client_id, ap.secret_key, kHere);
     ASSERT_FALSE(unmapped);
     EXPECT_EQ(unmapped.error().code, "wrong_region");
     EXPECT_NE(unmapped.error().message.find("the ap region's host"), std::string::npos)
@@ -184,7 +187,7 @@ TEST_F(AuthServiceTest, RefreshRotatesTheTokenPair) {
     const PartnerTokens first = tokens_for(c);
     clock_.advance(seconds{100});
 
-    auto second = service_->refresh(first.refresh_token);
+    auto second = service_->refresh(first.refresh_token, kHere);
     ASSERT_TRUE(second) << second.error().message;
     EXPECT_NE(second->refresh_token, first.refresh_token);
     EXPECT_NE(second->access_token, first.access_token);
@@ -195,12 +198,12 @@ TEST_F(AuthServiceTest, RefreshRotatesTheTokenPair) {
     EXPECT_EQ(p->client_id, c.client_id);
     EXPECT_EQ(p->expires_at, clock_.now() + seconds{7200});
 
-    auto reused = service_->refresh(first.refresh_token);
+    auto reused = service_->refresh(first.refresh_token, kHere);
     ASSERT_FALSE(reused);
     expect_error(reused.error(), ErrorKind::unauthenticated, "invalid_refresh_token");
     EXPECT_NE(reused.error().message.find("client credentials"), std::string::npos);
 
-    auto third = service_->refresh(second->refresh_token);
+    auto third = service_->refresh(second->refresh_token, kHere);
     ASSERT_TRUE(third) << third.error().message;
     EXPECT_TRUE(service_->authenticate(third->access_token));
 }
@@ -212,7 +215,7 @@ TEST_F(AuthServiceTest, ConcurrentRefreshesOfOneTokenHaveOneWinner) {
     std::vector<std::thread> threads;
     for (int i = 0; i < 6; ++i) {
         threads.emplace_back([&] {
-            auto r = service_->refresh(t.refresh_token);
+            auto r = service_->refresh(t.refresh_token, kHere);
             if (r) {
                 ++won;
             } else if (r.error().code == "invalid_refresh_token") {
@@ -228,7 +231,7 @@ TEST_F(AuthServiceTest, ConcurrentRefreshesOfOneTokenHaveOneWinner) {
 TEST_F(AuthServiceTest, ExpiredRefreshTokenIsRefused) {
     const PartnerTokens t = tokens_for(new_partner());
     clock_.advance(seconds{30 * 24 * 3600});
-    auto r = service_->refresh(t.refresh_token);
+    auto r = service_->refresh(t.refresh_token, kHere);
     ASSERT_FALSE(r);
     expect_error(r.error(), ErrorKind::unauthenticated, "invalid_refresh_token");
 }
@@ -236,18 +239,18 @@ TEST_F(AuthServiceTest, ExpiredRefreshTokenIsRefused) {
 TEST_F(AuthServiceTest, RefreshTokenWorksUntilItExpires) {
     const PartnerTokens t = tokens_for(new_partner());
     clock_.advance(seconds{30 * 24 * 3600 - 1});
-    EXPECT_TRUE(service_->refresh(t.refresh_token));
+    EXPECT_TRUE(service_->refresh(t.refresh_token, kHere));
 }
 
 TEST_F(AuthServiceTest, UnknownRefreshTokensAreRefused) {
     const PartnerTokens t = tokens_for(new_partner());
     for (const std::string& bad :
          {std::string(), std::string("rt_unknown"), t.access_token, t.refresh_token + "x"}) {
-        auto r = service_->refresh(bad);
+        auto r = service_->refresh(bad, kHere);
         ASSERT_FALSE(r) << bad;
         expect_error(r.error(), ErrorKind::unauthenticated, "invalid_refresh_token");
     }
-    EXPECT_TRUE(service_->refresh(t.refresh_token));
+    EXPECT_TRUE(service_->refresh(t.refresh_token, kHere));
 }
 
 TEST_F(AuthServiceTest, UserTokenSpeaksForTheUserOfThePartner) {
@@ -423,68 +426,115 @@ TEST_F(AuthServiceTest, TokenOfAnUnmappedRegionNamesItAnyway) {
 TEST_F(AuthServiceTest, TokenEndpointAllowsTenRequestsAMinutePerClient) {
     const PartnerCredential c = new_partner();
     for (int i = 0; i < 10; ++i) {
-        auto r = service_->issue_partner_token(c.client_id, c.secret_key);
+        auto r = service_->issue_partner_token(c.client_id, c.secret_key, kHere);
         ASSERT_TRUE(r) << i << ": " << r.error().message;
         clock_.advance(seconds{1});
     }
-    auto limited = service_->issue_partner_token(c.client_id, c.secret_key);
+    auto limited = service_->issue_partner_token(c.client_id, c.secret_key, kHere);
     ASSERT_FALSE(limited);
     expect_error(limited.error(), ErrorKind::rate_limited, "rate_limited");
+    EXPECT_NE(limited.error().message.find("client_id"), std::string::npos);
     ASSERT_TRUE(limited.error().retry_after_seconds);
-    EXPECT_GT(*limited.error().retry_after_seconds, 0);
-    EXPECT_LE(*limited.error().retry_after_seconds, 60);
     EXPECT_EQ(*limited.error().retry_after_seconds, 50);
+    // The same client from another address is the same client.
+    EXPECT_FALSE(service_->issue_partner_token(c.client_id, c.secret_key, kStranger));
 
     clock_.advance(seconds{60});
-    EXPECT_TRUE(service_->issue_partner_token(c.client_id, c.secret_key));
+    EXPECT_TRUE(service_->issue_partner_token(c.client_id, c.secret_key, kHere));
 }
 
-TEST_F(AuthServiceTest, RateLimitIsPerClientIdAndCountsFailedAttempts) {
+TEST_F(AuthServiceTest, StrangersGuessingSecretsCannotLockThePartnerOut) {
     const PartnerCredential victim = new_partner();
-    const PartnerCredential other = new_partner();
-    for (int i = 0; i < 10; ++i) {
-        auto r = service_->issue_partner_token(victim.client_id, "sk_guess");
+    for (int i = 0; i < 60; ++i) {
+        auto r = service_->issue_partner_token(victim.client_id, "sk_guess", kStranger);
         ASSERT_FALSE(r);
-        ASSERT_EQ(r.error().code, "invalid_client");
+        ASSERT_EQ(r.error().code, "invalid_client") << i;
     }
-    // Guessing has used up the budget, so even the right secret waits.
-    auto limited = service_->issue_partner_token(victim.client_id, victim.secret_key);
-    ASSERT_FALSE(limited);
-    EXPECT_EQ(limited.error().code, "rate_limited");
-    EXPECT_TRUE(service_->issue_partner_token(other.client_id, other.secret_key));
+    // The stranger's address has used up its allowance...
+    auto guess = service_->issue_partner_token(victim.client_id, "sk_guess", kStranger);
+    ASSERT_FALSE(guess);
+    EXPECT_EQ(guess.error().code, "rate_limited");
+    EXPECT_NE(guess.error().message.find("address"), std::string::npos);
+    // ...and the partner, elsewhere, has all of its own.
+    for (int i = 0; i < 10; ++i) {
+        auto r = service_->issue_partner_token(victim.client_id, victim.secret_key, kHere);
+        ASSERT_TRUE(r) << i << ": " << r.error().message;
+    }
 }
 
-TEST_F(AuthServiceTest, MadeUpClientIdsShareOneLimit) {
+TEST_F(AuthServiceTest, MadeUpClientIdsShareTheirAddresssLimit) {
     const PartnerCredential real = new_partner();
-    // Ids this service never mints, NUL bytes included, are refused like unknown ones...
-    for (int i = 0; i < 10; ++i) {
-        auto r = service_->issue_partner_token(
-            std::string("pc_") + '\0' + "made-up-" + std::to_string(i), "sk_guess");
+    // Random well-formed ids and ids this service never mints (NUL bytes included) are
+    // refused like unknown ones...
+    for (int i = 0; i < 60; ++i) {
+        const std::string id =
+            i % 2 == 0 ? core::new_id("pc_") : std::string("pc_") + '\0' + std::to_string(i);
+        auto r = service_->issue_partner_token(id, "sk_guess", kStranger);
         ASSERT_FALSE(r);
         ASSERT_EQ(r.error().code, "invalid_client") << r.error().message;
     }
     // ...and cannot dodge the limit by changing the id each time.
-    auto limited = service_->issue_partner_token("pc_another-made-up-id", "sk_guess");
+    auto limited = service_->issue_partner_token(core::new_id("pc_"), "sk_guess", kStranger);
     ASSERT_FALSE(limited);
     EXPECT_EQ(limited.error().code, "rate_limited");
-    EXPECT_TRUE(service_->issue_partner_token(real.client_id, real.secret_key));
+    EXPECT_TRUE(service_->issue_partner_token(real.client_id, real.secret_key, kHere));
 }
 
-TEST_F(AuthServiceTest, RefreshIsRateLimitedByTheTokensClient) {
+TEST_F(AuthServiceTest, RefreshRefusedForItsRateKeepsItsToken) {
     const PartnerCredential c = new_partner();
-    const PartnerTokens t = tokens_for(c);
-    for (int i = 0; i < 9; ++i) {
-        auto r = service_->issue_partner_token(c.client_id, "sk_guess");
-        ASSERT_FALSE(r);
-        ASSERT_EQ(r.error().code, "invalid_client");
-    }
-    auto limited = service_->refresh(t.refresh_token);
+    const PartnerTokens t = tokens_for(c);  // one of the ten
+    for (int i = 0; i < 9; ++i)
+        ASSERT_TRUE(service_->issue_partner_token(c.client_id, c.secret_key, kHere));
+    auto limited = service_->refresh(t.refresh_token, kHere);
     ASSERT_FALSE(limited);
     expect_error(limited.error(), ErrorKind::rate_limited, "rate_limited");
     EXPECT_TRUE(limited.error().retry_after_seconds);
 
+    // Refused before it was spent: once the window has passed, it still works.
+    clock_.advance(seconds{60});
+    EXPECT_TRUE(service_->refresh(t.refresh_token, kHere));
+
     const PartnerCredential other = new_partner();
-    EXPECT_TRUE(service_->refresh(tokens_for(other).refresh_token));
+    EXPECT_TRUE(service_->refresh(tokens_for(other).refresh_token, kHere));
+}
+
+TEST_F(AuthServiceTest, RefreshIsLimitedPerAddressBeforeTheTokenIsLookedAt) {
+    const PartnerCredential c = new_partner();
+    const PartnerTokens t = tokens_for(c);
+    for (int i = 0; i < 60; ++i) {
+        auto r = service_->refresh("not-a-token-" + std::to_string(i), kStranger);
+        ASSERT_FALSE(r);
+        ASSERT_EQ(r.error().code, "invalid_refresh_token");
+    }
+    auto limited = service_->refresh(t.refresh_token, kStranger);
+    ASSERT_FALSE(limited);
+    EXPECT_EQ(limited.error().code, "rate_limited");
+    EXPECT_TRUE(service_->refresh(t.refresh_token, kHere));
+}
+
+TEST_F(AuthServiceTest, EachPartnerHasSoManyApiRequestsAMinute) {
+    AuthOptions options = options_for("us");
+    options.partner_requests_per_minute = 3;
+    AuthService limited(*store_, clock_, std::string(kKey), options);
+    const Principal partner{TokenKind::partner, "us", "pc_busy", "", clock_.now()};
+    const Principal user{TokenKind::user, "us", "pc_busy", "user-000001", clock_.now()};
+    const Principal other{TokenKind::user, "us", "pc_other", "user-000001", clock_.now()};
+    // The partner's own token and its users' tokens draw on one allowance.
+    EXPECT_TRUE(limited.admit_request(partner));
+    EXPECT_TRUE(limited.admit_request(user));
+    EXPECT_TRUE(limited.admit_request(user));
+    auto refused = limited.admit_request(partner);
+    ASSERT_FALSE(refused);
+    expect_error(refused.error(), ErrorKind::rate_limited, "partner_rate_limited");
+    ASSERT_TRUE(refused.error().retry_after_seconds);
+    EXPECT_EQ(*refused.error().retry_after_seconds, 60);
+    EXPECT_TRUE(limited.admit_request(other));
+    clock_.advance(seconds{60});
+    EXPECT_TRUE(limited.admit_request(user));
+
+    options.partner_requests_per_minute = 0;
+    AuthService unlimited(*store_, clock_, std::string(kKey), options);
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(unlimited.admit_request(user));
 }
 
 }  // namespace

@@ -36,6 +36,26 @@ TEST(ParseJsonObject, AcceptsAnObject) {
     EXPECT_TRUE(parse_json_object(" \n{ } \n").has_value());
 }
 
+TEST(ParseJsonObject, RefusesNestingPastSixteenLevelsBeforeBuildingIt) {
+    const auto nested = [](int depth) {
+        std::string text = "{\"a\":";
+        for (int i = 1; i < depth; ++i) text += "[";
+        text += "1";
+        for (int i = 1; i < depth; ++i) text += "]";
+        return text + "}";
+    };
+    EXPECT_TRUE(parse_json_object(nested(16)).has_value());
+    expect_error(parse_json_object(nested(17)), ErrorKind::invalid_input, "invalid_json");
+    // A megabyte of brackets is refused by the scan, not parsed.
+    expect_error(parse_json_object("{\"a\":" + std::string(1 << 20, '[')), ErrorKind::invalid_input,
+                 "invalid_json");
+    // Brackets inside strings, escaped quotes included, are text.
+    const std::string in_string = "{\"a\":\"\\\"" + std::string(100, '[') + "\"}";
+    auto parsed = parse_json_object(in_string);
+    ASSERT_TRUE(parsed.has_value()) << in_string;
+    EXPECT_EQ(parsed->at("a"), "\"" + std::string(100, '['));
+}
+
 TEST(ParseJsonObject, RefusesJsonThatIsNotAnObject) {
     for (const char* body : {"[]", "[1,2]", "\"text\"", "42", "true", "null"}) {
         SCOPED_TRACE(body);

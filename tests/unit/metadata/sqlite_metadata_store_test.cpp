@@ -44,7 +44,12 @@ std::string query_text(sqlite3* db, const std::string& sql) {
 }
 
 // Takes a database back to schema 2: undoes migrations 4 and 3.
+constexpr const char* kBackToSchema4 =
+    "DROP TRIGGER partner_upload_counted; DROP TRIGGER partner_upload_closed; "
+    "DROP TRIGGER partner_upload_removed; DROP TABLE partner_open_uploads;";
 constexpr const char* kBackToSchema2 =
+    "DROP TRIGGER partner_upload_counted; DROP TRIGGER partner_upload_closed; "
+    "DROP TRIGGER partner_upload_removed; DROP TABLE partner_open_uploads; "
     "CREATE INDEX uploads_by_owner ON uploads (client_id, user_id, state); "
     "DROP TRIGGER open_upload_counted; DROP TRIGGER open_upload_closed; "
     "DROP TRIGGER open_upload_removed; DROP TABLE open_upload_counts;";
@@ -64,6 +69,29 @@ UploadRecord sample_upload() {
     u.created_at = at(0);
     u.expires_at = at(3600);
     return u;
+}
+
+// Stores uploads a, b and c of sample_upload (users a0000.. when distinct_users) and
+// completes c, then takes the database back to `version` with `downgrade`.
+void store_three_uploads_then_downgrade(const std::string& path, bool distinct_users,
+                                        const char* downgrade, int version) {
+    {
+        auto store = open_or_fail(path);
+        ASSERT_TRUE(store);
+        for (const char* id : {"a", "b", "c"}) {
+            UploadRecord u = sample_upload();
+            u.file_id = std::string("file_") + id;
+            u.upload_id = std::string("upload_") + id;
+            if (distinct_users) u.user_id = std::string("user-") + id + "0000";
+            ASSERT_TRUE(store->create_upload(u, kNoUploadQuota));
+        }
+        auto done = store->mark_completed("file_c", "md5", "digest", at(10));
+        ASSERT_TRUE(done && *done);
+    }
+    auto raw = raw_connection(path);
+    ASSERT_TRUE(sqlite::exec(raw.get(), downgrade, "drop"));
+    ASSERT_TRUE(
+        sqlite::exec(raw.get(), "PRAGMA user_version = " + std::to_string(version), "downgrade"));
 }
 
 TEST(SqliteMetadataStore, DataSurvivesCloseAndReopen) {
@@ -162,23 +190,8 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema1IsUpgradedKeepingItsRows) {
 TEST(SqliteMetadataStore, ADatabaseOfSchema2CountsTheOpenUploadsItHolds) {
     TempDir dir;
     const std::string path = dir.file("metadata.db");
-    {
-        auto store = open_or_fail(path);
-        ASSERT_TRUE(store);
-        for (const char* id : {"a", "b", "c"}) {
-            UploadRecord u = sample_upload();
-            u.file_id = std::string("file_") + id;
-            u.upload_id = std::string("upload_") + id;
-            ASSERT_TRUE(store->create_upload(u, kNoUploadQuota));
-        }
-        auto done = store->mark_completed("file_c", "md5", "digest", at(10));
-        ASSERT_TRUE(done && *done);
-    }
-    {
-        auto raw = raw_connection(path);
-        ASSERT_TRUE(sqlite::exec(raw.get(), kBackToSchema2, "drop"));
-        ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 2", "downgrade"));
-    }
+    ASSERT_NO_FATAL_FAILURE(
+        store_three_uploads_then_downgrade(path, /*distinct_users=*/false, kBackToSchema2, 2));
     auto store = open_or_fail(path);
     ASSERT_TRUE(store);
     auto open = store->count_open_uploads("pc_keep", "user-keep");
@@ -192,6 +205,31 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema2CountsTheOpenUploadsItHolds) {
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().reason, core::Reason::open_upload_quota);
     ASSERT_TRUE(store->create_upload(d, 3));
+}
+
+TEST(SqliteMetadataStore, ADatabaseOfSchema4CountsThePartnersOpenUploadsAndBytes) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    ASSERT_NO_FATAL_FAILURE(
+        store_three_uploads_then_downgrade(path, /*distinct_users=*/true, kBackToSchema4, 4));
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+    // Two uploads of 123 bytes were open before the upgrade.
+    UploadRecord d = sample_upload();
+    d.file_id = "file_d";
+    d.upload_id = "upload_d";
+    UploadQuota by_count;
+    by_count.open_per_partner = 2;
+    auto refused = store->create_upload(d, by_count);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().reason, core::Reason::partner_upload_quota);
+    UploadQuota by_bytes;
+    by_bytes.bytes_per_partner = 3 * 123 - 1;
+    refused = store->create_upload(d, by_bytes);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().reason, core::Reason::partner_bytes_quota);
+    by_bytes.bytes_per_partner = 3 * 123;
+    ASSERT_TRUE(store->create_upload(d, by_bytes));
 }
 
 TEST(SqliteMetadataStore, DatabaseFromNewerBuildIsRefused) {

@@ -49,8 +49,10 @@ struct RetryPolicy {
 };
 
 struct ClientOptions {
-    // Base URL of the API including its base path, e.g.
-    // "https://platform-us.plaud.ai/developer/api".
+    // The API's address, as api_base_url() takes it: a URL with the base path
+    // ("https://platform-us.plaud.ai/developer/api") or a bare host that gets
+    // kDefaultBasePath ("http://127.0.0.1:8080"). One api_base_url() refuses is used as
+    // given, and calls then fail; check it first for a message a user can act on.
     std::string endpoint;
     RetryPolicy retry;
     std::chrono::seconds connect_timeout{10};
@@ -59,6 +61,16 @@ struct ClientOptions {
     // Upload bandwidth cap per connection in bytes/s (0: none), to spare a shared uplink.
     std::uint64_t max_send_rate = 0;
 };
+
+// Where every API path sits on a host unless the URL says otherwise (Plaud's docs).
+inline constexpr std::string_view kDefaultBasePath = "/developer/api";
+
+// The base URL API calls are made under, from what a user gave: a URL with a path is
+// used as given ("https://example.com/api"); a bare host ("http://127.0.0.1:8080", with or
+// without a trailing '/') gets kDefaultBasePath. Without a scheme, a loopback host:port
+// (as the server's ready line prints its listener) means http://; any other host must say
+// http:// or https://. Trailing slashes are dropped. Anything else is ErrorKind::usage.
+Result<std::string> api_base_url(std::string_view endpoint);
 
 // The API host of a region name ("us", "jp", ...). A region that is not served yet is
 // refused with ErrorKind::usage and a message saying so.

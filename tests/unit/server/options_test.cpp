@@ -1,0 +1,58 @@
+// Options found unsafe by the config-file fuzz target (tests/fuzz/config_file_fuzz.cpp).
+
+#include "server/options.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace audiodrop::server {
+namespace {
+
+// Parses `args` after the program name as main does; false when CLI11 refuses them.
+bool parse(std::vector<std::string> args, core::Config& config, OptionValues& values) {
+    CLI::App app{"audiodrop-server"};
+    add_config_options(app, config, values);
+    app.add_subcommand("serve", "")->fallthrough();
+    args.insert(args.begin(), "audiodrop-server");
+    args.emplace_back("serve");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    try {
+        app.parse(static_cast<int>(argv.size()), argv.data());
+    } catch (const CLI::ParseError&) {
+        return false;
+    }
+    return true;
+}
+
+// A lifetime in seconds that ends past 2262 overflowed `now + ttl` in 64-bit
+// nanoseconds (signed overflow) on every token issued or connection timed.
+TEST(OptionsFuzzRegression, RefusesDurationsTheClocksCannotAdd) {
+    for (const char* flag : {"--partner-token-ttl", "--user-token-max-ttl", "--sweep-interval",
+                             "--idle-timeout", "--request-timeout", "--shutdown-grace"}) {
+        core::Config config;
+        OptionValues values;
+        EXPECT_FALSE(parse({flag, "99999999999"}, config, values)) << flag;
+        EXPECT_FALSE(parse({flag, "9223372036854775807"}, config, values)) << flag;
+        EXPECT_TRUE(parse({flag, "315360000"}, config, values)) << flag;  // ten years
+        EXPECT_FALSE(finish_config(config, values)) << flag;
+    }
+}
+
+TEST(OptionsFuzzRegression, RefusesThemInAConfigFileToo) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("audiodrop-options-test-" + std::to_string(::getpid()) + ".toml");
+    std::ofstream(path) << "idle-timeout = 99999999999\n";
+    core::Config config;
+    OptionValues values;
+    EXPECT_FALSE(parse({"--config", path.string()}, config, values));
+    std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace audiodrop::server
