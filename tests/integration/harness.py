@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import string
 import subprocess
 import sys
@@ -849,6 +850,50 @@ def _dechunk(body):
         out += body[:size]
         body = body[size + 2:]
     return out
+
+
+class HealthzWatch:
+    """Polls GET /healthz every `interval` seconds on a thread of its own while a `with`
+    block runs (at most 10,000 times): the latency of each 200, and every other answer
+    (a status, or the exception) in `bad`."""
+
+    def __init__(self, server, interval=0.02):
+        self.url = server.base_url + "/healthz"
+        self.interval = interval
+        self.latencies = []
+        self.bad = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def polls(self):
+        return len(self.latencies) + len(self.bad)
+
+    def median_ms(self):
+        return statistics.median(self.latencies) * 1000
+
+    def _run(self):
+        with http_session() as http:
+            while not self._stop.is_set() and self.polls < 10_000:
+                started = time.monotonic()
+                try:
+                    status = http.get(self.url, timeout=5).status_code
+                except requests.RequestException as e:
+                    status = repr(e)
+                if status == 200:
+                    self.latencies.append(time.monotonic() - started)
+                else:
+                    self.bad.append(status)
+                self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return False
 
 
 class ServerTestCase(unittest.TestCase):

@@ -17,11 +17,9 @@ import re
 import sqlite3
 import subprocess
 import tempfile
-import threading
 import unittest
 import urllib.parse
 
-import requests
 
 import harness
 from harness import CHUNK_SIZE, KiB, MiB, md5_hex, quoted
@@ -114,39 +112,6 @@ def full_disk_answers():
         yield
     finally:
         harness.no_5xx = strict
-
-
-class HealthWatch:
-    """Polls /healthz in the background for as long as it runs; remembers every
-    answer that was not 200."""
-
-    def __init__(self, server):
-        self.server = server
-        self.polls = 0
-        self.bad = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        with harness.http_session() as http:
-            while not self._stop.is_set():
-                try:
-                    status = http.get(self.server.base_url + "/healthz", timeout=5).status_code
-                except requests.RequestException as e:
-                    status = repr(e)
-                self.polls += 1
-                if status != 200:
-                    self.bad.append(status)
-                self._stop.wait(harness.POLL_INTERVAL)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=10)
-        return False
 
 
 def storage_upload_id(plan):
@@ -282,7 +247,7 @@ class DiskFull(unittest.TestCase):
         wait_hashed(self.server, open_plan, 2)
         wait_hashed(self.server, sent_plan, 1)
 
-        with HealthWatch(self.server) as health, full_disk_answers():
+        with harness.HealthzWatch(self.server, interval=harness.POLL_INTERVAL) as health, full_disk_answers():
             self.filler.fill()
             # The storage endpoint: the part cannot be stored.
             self.assert_insufficient_storage(self.put(open_plan, open_data, 3))
@@ -351,7 +316,7 @@ class DiskFull(unittest.TestCase):
         manifest = os.path.join(self.server.data_dir, "objects", "objects", object_key,
                                 "manifest.json")
 
-        with HealthWatch(self.server) as health, full_disk_answers():
+        with harness.HealthzWatch(self.server, interval=harness.POLL_INTERVAL) as health, full_disk_answers():
             self.filler.fill()
             self.filler.leave_free(PAGE)
             self.assert_storage_full(self.complete(plan, etags, data))

@@ -13,7 +13,6 @@ import re
 import resource
 import select
 import socket
-import statistics
 import threading
 import time
 import unittest
@@ -84,37 +83,6 @@ def healthz_once(port, source="127.0.0.1"):
     if status != 200:
         raise AssertionError(f"/healthz answered {status}")
     return time.monotonic() - started
-
-
-class HealthzSampler:
-    """Times GET /healthz every 20 ms on its own thread while a `with` block runs."""
-
-    def __init__(self, server):
-        self.port = server.port
-        self.latencies = []
-        self.failures = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set() and len(self.latencies) < 10_000:
-            try:
-                self.latencies.append(healthz_once(self.port))
-            except (OSError, AssertionError) as e:
-                self.failures.append(repr(e))
-            self._stop.wait(0.02)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=30)
-        return False
-
-    def median_ms(self):
-        return statistics.median(self.latencies) * 1000
 
 
 def send_until_answered(sock, head, filler, limit):
@@ -307,7 +275,7 @@ class TokenFloods(harness.ServerTestCase):
                 with lock:
                     statuses.append(status)
 
-        with HealthzSampler(self.server) as healthz:
+        with harness.HealthzWatch(self.server) as healthz:
             threads = [threading.Thread(target=sender, args=(flood // 8,)) for _ in range(8)]
             for t in threads:
                 t.start()
@@ -319,7 +287,7 @@ class TokenFloods(harness.ServerTestCase):
         # Argon2 ran for the first PER_ADDRESS only (~30-60 ms of CPU each); all 160
         # would have cost several seconds.
         self.assertLess(cpu, 0.1 * flood / 2, f"{cpu:.2f} CPU s for {flood} requests")
-        self.assertEqual(healthz.failures, [])
+        self.assertEqual(healthz.bad, [])
         self.assertLess(healthz.median_ms(), 25, f"/healthz median {healthz.median_ms():.1f} ms")
 
     def test_a_stranger_guessing_secrets_cannot_lock_the_partner_out(self):

@@ -3,8 +3,10 @@ started on one finishes on the other, races between them end in exactly one outc
 and a replica killed with -9 loses nothing the other cannot finish."""
 
 import glob
+import http.client
 import json
 import os
+import random
 import signal
 import subprocess
 import tempfile
@@ -193,6 +195,42 @@ class TwoReplicas(unittest.TestCase):
                 assert_api_error(refused, 429, "rate_limited")
                 self.assertGreaterEqual(int(refused.headers["Retry-After"]), 1)
 
+    def test_partner_quotas_hold_across_replicas(self):
+        limits = ("--max-open-uploads-per-partner", "3", "--database-connections", "2")
+        with sh.backends.replica(*limits) as c, sh.backends.replica(*limits) as d:
+            cred = create_partner(c)
+            api = Api(c)
+            # Eight users of one partner: only the partner's quota can hold them back.
+            tokens = [api.new_user(cred) for _ in range(8)]
+            api.close()
+            answers = _race_across([(c if i % 2 else d,
+                                     lambda api, token=token: api.generate(token, 1000))
+                                    for i, token in enumerate(tokens)])
+            self.assertEqual(sorted(r.status_code for r in answers), [200] * 3 + [429] * 5)
+            for r in answers:
+                if r.status_code != 200:
+                    assert_api_error(r, 429, "partner_upload_quota")
+
+    def test_a_strangers_token_requests_count_across_replicas(self):
+        limits = ("--token-requests-per-minute-per-address", "4")
+        # An address no other test sends from: the count lives in the shared database.
+        stranger = f"127.0.{random.randint(1, 254)}.{random.randint(2, 254)}"
+        with sh.backends.replica(*limits) as c, sh.backends.replica(*limits) as d:
+            cred = create_partner(c)
+            # The limit counts per clock minute: all six requests go early in one.
+            harness.wait_for(lambda: time.time() % 60 < 45, timeout=20, interval=0.1,
+                             what="the first 45 s of a clock minute")
+            answers = [_token_request_from(stranger, server, cred["client_id"], "sk_guess")
+                       for server in (c, d, c, d, c, d)]
+            self.assertEqual([status for status, _ in answers], [401] * 4 + [429] * 2)
+            for _, body in answers[4:]:
+                self.assertEqual(body["error"]["code"], "rate_limited")
+                self.assertIn("address", body["error"]["message"])
+            # The partner itself, from an address of its own, is not held back.
+            owner = f"127.0.{random.randint(1, 254)}.1"
+            status, body = _token_request_from(owner, d, cred["client_id"], cred["secret_key"])
+            self.assertEqual(status, 200, body)
+
     def test_text_postgresql_cannot_hold_is_refused_as_on_the_embedded_store(self):
         token = self.user()
         assert_api_error(self.api_b.get_file(token, "file_%00abc"), 404, "file_not_found")
@@ -329,6 +367,19 @@ class KilledReplica(unittest.TestCase):
                     self.assertEqual(download(resp.json()["DownloadUrl"]).content, data)
                 finally:
                     a.cleanup()
+
+
+def _token_request_from(source, server, client_id, secret_key):
+    """(status, JSON body) of a partner-token request sent from loopback `source`."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30,
+                                      source_address=(source, 0))
+    try:
+        conn.request("POST", server.base_path + "/oauth/partner/access-token",
+                     headers={"Authorization": harness.basic_auth(client_id, secret_key)})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
 
 
 def _race_across(calls):
