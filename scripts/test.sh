@@ -2,7 +2,7 @@
 # Installs what is missing, builds, and runs the whole test suite through CTest: once
 # on the release build, then the unit tests and the PostgreSQL store suite again under
 # AddressSanitizer + UBSan.
-# Then a short smoke of the fuzz targets (bench/fuzz.sh runs them longer).
+# Then every fuzz target for FUZZ_SECONDS (default 30) each (bench/fuzz.sh runs them longer).
 # Extra arguments go to ctest (e.g. -L unit, -R upload). SANITIZERS=0 skips the second run,
 # FUZZ_SECONDS=0 the fuzzing.
 set -euo pipefail
@@ -20,6 +20,6 @@ if [ "${SANITIZERS:-1}" = 1 ]; then
    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
      ctest --output-on-failure --timeout 600 -R '^metadata_store_conformance_postgres$' "$@")
 fi
-if [ "${FUZZ_SECONDS:-15}" != 0 ]; then
-  bash bench/fuzz.sh --seconds "${FUZZ_SECONDS:-15}"
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  bash bench/fuzz.sh --seconds "${FUZZ_SECONDS:-30}"
 fi

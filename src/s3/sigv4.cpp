@@ -250,9 +250,12 @@ std::string date_stamp(core::TimePoint t) { return amz_date(t).substr(0, 8); }
 bool parse_amz_date(std::string_view s, core::TimePoint& out) {
     if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return false;
     if (!all_digits(s.substr(0, 8)) || !all_digits(s.substr(9, 6))) return false;
+    // TimePoint counts nanoseconds in 64 bits, from 1678 to 2262: a year outside it
+    // would overflow, and no signing time is before 1970.
+    const int year = digits_value(s.substr(0, 4));
+    if (year < 1970 || year > 2261) return false;
     const std::chrono::year_month_day ymd{
-        std::chrono::year{digits_value(s.substr(0, 4))},
-        std::chrono::month{unsigned(digits_value(s.substr(4, 2)))},
+        std::chrono::year{year}, std::chrono::month{unsigned(digits_value(s.substr(4, 2)))},
         std::chrono::day{unsigned(digits_value(s.substr(6, 2)))}};
     const int hours = digits_value(s.substr(9, 2));
     const int minutes = digits_value(s.substr(11, 2));

@@ -4,53 +4,44 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 #include <string_view>
 
 #include "core/hashing.hpp"
 #include "core/ids.hpp"
+#include "fuzz_support.hpp"
 #include "storage/local_layout.hpp"
 #include "storage/sealed_upload_id.hpp"
 
-namespace {
-
-std::string_view next_field(std::string_view& rest) {
-    const auto end = rest.find('\0');
-    const auto field = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-    return field;
-}
-
-void check(bool holds) {
-    if (!holds) std::abort();
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace audiodrop;
-    std::string_view rest(reinterpret_cast<const char*>(data), size);
-    const std::string_view id = next_field(rest);
-    const std::string_view key = next_field(rest);
+    using fuzz::check;
+    std::string_view rest = fuzz::as_text(data, size);
+    const std::string_view id = fuzz::next_field(rest);
+    const std::string_view key = fuzz::next_field(rest);
     const std::string_view checkpoint = rest;
 
     // Decoding is exact: whatever decodes, encodes back to the same text.
-    if (auto decoded = core::base32_decode(id)) check(core::base32_encode(*decoded) == id);
+    if (auto decoded = core::base32_decode(id)) {
+        check(core::base32_encode(*decoded) == id, "base32 decodes only its own encoding");
+    }
 
     // An id that passes is safe to join into a path.
     if (storage::is_valid_upload_id(id)) {
-        for (char c : id) check((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7') || c == '_');
+        for (char c : id)
+            check((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7') || c == '_',
+                  "a valid upload id holds only base32 letters and '_'");
     }
 
     // Only a sealed id opens, and only for the key it names.
     static const storage::UploadIdSealer sealer("fuzzing secret");
     if (auto record = sealer.open(id, key)) {
-        check(storage::UploadIdSealer::looks_sealed(id));
-        check(record->key == key);
+        check(storage::UploadIdSealer::looks_sealed(id), "what opens looks sealed");
+        check(record->key == key, "a sealed id opens only for its key");
     }
 
     // A checkpoint restores only from its own encoding.
-    if (auto md5 = core::Md5::restore(checkpoint)) check(md5->checkpoint() == checkpoint);
+    if (auto md5 = core::Md5::restore(checkpoint)) {
+        check(md5->checkpoint() == checkpoint, "a checkpoint restores only from its encoding");
+    }
     return 0;
 }
