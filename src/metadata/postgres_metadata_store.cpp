@@ -231,9 +231,9 @@ core::Result<void> PostgresMetadataStore::create_upload(const UploadRecord& u,
                 "$13::bigint, $14::bigint, $15::text, $16::text "
                 "WHERE (SELECT count(*) FROM uploads WHERE client_id = $3::text "
                 "AND user_id = $4::text AND state = 'open') < $17::bigint "
-                "AND coalesce((SELECT open FROM partner_open_uploads WHERE client_id = $3::text), "
-                "0) < $18::bigint AND ($19::bigint IS NULL OR coalesce((SELECT bytes FROM "
-                "partner_open_uploads WHERE client_id = $3::text), 0) <= $19::bigint - $5::bigint)",
+                "AND coalesce((SELECT open < $18::bigint AND ($19::bigint IS NULL OR bytes <= "
+                "$19::bigint - $5::bigint) FROM partner_open_uploads WHERE client_id = $3::text), "
+                "$19::bigint IS NULL OR $5::bigint <= $19::bigint)",
             params);
         if (is_uniqueness_violation(r)) {
             return core::make_error(core::ErrorKind::conflict, "upload_exists",

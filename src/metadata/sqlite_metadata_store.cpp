@@ -364,9 +364,8 @@ core::Result<void> insert_upload(sqlite::Session& s, const UploadRecord& u,
         s.statement("INSERT INTO uploads (" + std::string(kUploadColumns) +
                     ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                     "WHERE coalesce((SELECT open FROM open_upload_counts WHERE client_id = ?3 "
-                    "AND user_id = ?4), 0) < ?17 AND coalesce((SELECT open FROM "
-                    "partner_open_uploads WHERE client_id = ?3), 0) < ?18 AND coalesce((SELECT "
-                    "bytes FROM partner_open_uploads WHERE client_id = ?3), 0) <= ?19 - ?5"));
+                    "AND user_id = ?4), 0) < ?17 AND coalesce((SELECT open < ?18 AND bytes <= "
+                    "?19 - ?5 FROM partner_open_uploads WHERE client_id = ?3), ?5 <= ?19)"));
     std::optional<std::int64_t> completed_at;
     if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
     stmt.bind(1, u.file_id)

@@ -12,6 +12,7 @@ with `AUDIODROP_SERVER=build/bin/audiodrop-server /usr/bin/python3 test_x.py`.
 import base64
 import calendar
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -850,6 +851,31 @@ def _dechunk(body):
         out += body[:size]
         body = body[size + 2:]
     return out
+
+
+# Requests from another loopback address (127.0.0.2 and up), so that per-address limits
+# tell a stranger from the honest client on 127.0.0.1.
+def request_from(source, port, method, path, headers=None, body=None):
+    """(status, JSON body or None, headers) of one request sent from `source`."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT,
+                                      source_address=(source, 0))
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return resp.status, parsed, dict(resp.getheaders())
+    finally:
+        conn.close()
+
+
+def token_request_from(source, server, client_id, secret_key):
+    return request_from(source, server.port, "POST",
+                        server.base_path + "/oauth/partner/access-token",
+                        {"Authorization": basic_auth(client_id, secret_key)})
 
 
 class HealthzWatch:

@@ -53,33 +53,10 @@ def connect_from(source, port, timeout=10):
     return sock
 
 
-def request_from(source, port, method, path, headers=None, body=None):
-    """(status, JSON body or None, headers) of one request sent from `source`."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=harness.TIMEOUT,
-                                      source_address=(source, 0))
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = None
-        return resp.status, parsed, dict(resp.getheaders())
-    finally:
-        conn.close()
-
-
-def token_request_from(source, server, client_id, secret_key):
-    return request_from(source, server.port, "POST",
-                        server.base_path + "/oauth/partner/access-token",
-                        {"Authorization": harness.basic_auth(client_id, secret_key)})
-
-
 def healthz_once(port, source="127.0.0.1"):
     """Seconds for one GET /healthz on a fresh connection; raises on anything but 200."""
     started = time.monotonic()
-    status, _, _ = request_from(source, port, "GET", "/healthz")
+    status, _, _ = harness.request_from(source, port, "GET", "/healthz")
     if status != 200:
         raise AssertionError(f"/healthz answered {status}")
     return time.monotonic() - started
@@ -271,7 +248,8 @@ class TokenFloods(harness.ServerTestCase):
         def sender(count):
             for _ in range(count):
                 client_id = "pc_" + uuid.uuid4().hex[:26]
-                status, _, _ = token_request_from("127.0.0.3", self.server, client_id, "sk_x")
+                status, _, _ = harness.token_request_from("127.0.0.3", self.server, client_id,
+                                                          "sk_x")
                 with lock:
                     statuses.append(status)
 
@@ -292,7 +270,8 @@ class TokenFloods(harness.ServerTestCase):
 
     def test_a_stranger_guessing_secrets_cannot_lock_the_partner_out(self):
         cred = harness.create_partner(self.server)
-        guesses = [token_request_from("127.0.0.4", self.server, cred["client_id"], "sk_guess")
+        guesses = [harness.token_request_from("127.0.0.4", self.server, cred["client_id"],
+                                              "sk_guess")
                    for _ in range(PER_ADDRESS + 5)]
         self.assertEqual([s for s, _, _ in guesses],
                          [401] * PER_ADDRESS + [429] * 5)
@@ -300,12 +279,12 @@ class TokenFloods(harness.ServerTestCase):
         self.assertTrue(guesses[-1][2].get("Retry-After"))
         # The partner, on its own address, has all of its allowance...
         for _ in range(PER_CLIENT):
-            status, body, _ = token_request_from("127.0.0.5", self.server, cred["client_id"],
-                                                 cred["secret_key"])
+            status, body, _ = harness.token_request_from("127.0.0.5", self.server,
+                                                         cred["client_id"], cred["secret_key"])
             self.assertEqual(status, 200, body)
         # ...and no more, wherever it asks from.
-        status, body, _ = token_request_from("127.0.0.6", self.server, cred["client_id"],
-                                             cred["secret_key"])
+        status, body, _ = harness.token_request_from("127.0.0.6", self.server,
+                                                     cred["client_id"], cred["secret_key"])
         self.assertEqual(status, 429, body)
         self.assertIn("client_id", body["error"]["message"])
 

@@ -3,7 +3,6 @@ started on one finishes on the other, races between them end in exactly one outc
 and a replica killed with -9 loses nothing the other cannot finish."""
 
 import glob
-import http.client
 import json
 import os
 import random
@@ -220,15 +219,17 @@ class TwoReplicas(unittest.TestCase):
             # The limit counts per clock minute: all six requests go early in one.
             harness.wait_for(lambda: time.time() % 60 < 45, timeout=20, interval=0.1,
                              what="the first 45 s of a clock minute")
-            answers = [_token_request_from(stranger, server, cred["client_id"], "sk_guess")
+            answers = [harness.token_request_from(stranger, server, cred["client_id"],
+                                                  "sk_guess")
                        for server in (c, d, c, d, c, d)]
-            self.assertEqual([status for status, _ in answers], [401] * 4 + [429] * 2)
-            for _, body in answers[4:]:
+            self.assertEqual([status for status, _, _ in answers], [401] * 4 + [429] * 2)
+            for _, body, _ in answers[4:]:
                 self.assertEqual(body["error"]["code"], "rate_limited")
                 self.assertIn("address", body["error"]["message"])
             # The partner itself, from an address of its own, is not held back.
             owner = f"127.0.{random.randint(1, 254)}.1"
-            status, body = _token_request_from(owner, d, cred["client_id"], cred["secret_key"])
+            status, body, _ = harness.token_request_from(owner, d, cred["client_id"],
+                                                         cred["secret_key"])
             self.assertEqual(status, 200, body)
 
     def test_text_postgresql_cannot_hold_is_refused_as_on_the_embedded_store(self):
@@ -367,19 +368,6 @@ class KilledReplica(unittest.TestCase):
                     self.assertEqual(download(resp.json()["DownloadUrl"]).content, data)
                 finally:
                     a.cleanup()
-
-
-def _token_request_from(source, server, client_id, secret_key):
-    """(status, JSON body) of a partner-token request sent from loopback `source`."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30,
-                                      source_address=(source, 0))
-    try:
-        conn.request("POST", server.base_path + "/oauth/partner/access-token",
-                     headers={"Authorization": harness.basic_auth(client_id, secret_key)})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read())
-    finally:
-        conn.close()
 
 
 def _race_across(calls):
