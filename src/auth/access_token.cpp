@@ -14,8 +14,6 @@ using nlohmann::json;
 
 constexpr std::string_view kIssuer = "audiodrop";
 constexpr std::string_view kHeader = R"({"alg":"HS256","typ":"JWT"})";
-// Far above any token we issue; keeps hostile input from costing much to parse.
-constexpr std::size_t kMaxTokenBytes = 8 * 1024;
 // Bounds iat/exp so converting them to a nanosecond time_point cannot overflow.
 constexpr std::int64_t kMaxUnixSeconds = 4102444800;  // 2100-01-01
 constexpr std::size_t kJtiBytes = 16;
@@ -55,7 +53,7 @@ struct Segments {
 };
 
 std::optional<Segments> split(std::string_view token) {
-    if (token.size() > kMaxTokenBytes) return std::nullopt;
+    if (token.size() > kMaxAccessTokenBytes) return std::nullopt;
     const auto first = token.find('.');
     if (first == std::string_view::npos) return std::nullopt;
     const auto second = token.find('.', first + 1);
@@ -80,7 +78,8 @@ const std::string* string_claim(const json& claims, const char* name) {
     return it->get_ptr<const std::string*>();
 }
 
-std::optional<std::int64_t> time_claim(const json& claims, const char* name) {
+// A non-negative integer claim no larger than any unix time we accept.
+std::optional<std::int64_t> integer_claim(const json& claims, const char* name) {
     const auto it = claims.find(name);
     if (it == claims.end()) return std::nullopt;
     std::int64_t value = 0;
@@ -121,6 +120,7 @@ std::string encode_access_token(const Principal& principal, core::TimePoint issu
         {"iat", core::to_unix(issued_at)},
         {"exp", core::to_unix(principal.expires_at)},
         {"jti", core::base64url_encode(core::random_bytes(kJtiBytes))},
+        {"gen", principal.token_generation},
     };
     if (principal.kind == TokenKind::user) claims["uid"] = principal.user_id;
     // Replacing invalid UTF-8 instead of throwing: callers validate what they put in.
@@ -155,8 +155,12 @@ core::Result<Principal> verify_access_token(std::string_view token, std::string_
     const auto* region = string_claim(claims, "region");
     const auto* sub = string_claim(claims, "sub");
     const auto* jti = string_claim(claims, "jti");
-    const auto iat = time_claim(claims, "iat");
-    const auto exp = time_claim(claims, "exp");
+    const auto iat = integer_claim(claims, "iat");
+    const auto exp = integer_claim(claims, "exp");
+    // Tokens signed before generations existed have none: the first generation.
+    const auto gen =
+        claims.contains("gen") ? integer_claim(claims, "gen") : std::optional<std::int64_t>(0);
+    if (!gen) return invalid_token();
     if (iss == nullptr || *iss != kIssuer || typ == nullptr || region == nullptr ||
         region->empty() || sub == nullptr || sub->empty() || jti == nullptr || !iat || !exp ||
         *exp < *iat) {
@@ -167,6 +171,7 @@ core::Result<Principal> verify_access_token(std::string_view token, std::string_
     principal.region = *region;
     principal.client_id = *sub;
     principal.expires_at = core::from_unix(*exp);
+    principal.token_generation = *gen;
     if (*typ == "partner") {
         if (claims.contains("uid")) return invalid_token();
         principal.kind = TokenKind::partner;

@@ -12,8 +12,13 @@ namespace audiodrop::auth {
 // Access tokens are compact JWTs (RFC 7519) signed with HS256 (RFC 7515 §3, HMAC-SHA256):
 //   header  {"alg":"HS256","typ":"JWT"}
 //   claims  {"iss":"audiodrop","typ":"partner"|"user","region","sub":client_id,
-//            "uid":user_id (user tokens only),"iat","exp","jti"}
+//            "uid":user_id (user tokens only),"iat","exp","jti",
+//            "gen":the partner's token generation (absent: 0)}
 // Nothing is stored per token, so any replica holding the key verifies it.
+
+// Longer tokens are refused unread. Far above any token the service issues (a user id
+// is at most 120 characters), so hostile input cannot cost much to parse.
+inline constexpr std::size_t kMaxAccessTokenBytes = 8 * 1024;
 
 // Signs a token for `principal`, valid until principal.expires_at.
 std::string encode_access_token(const Principal& principal, core::TimePoint issued_at,

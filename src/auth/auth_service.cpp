@@ -1,5 +1,6 @@
 #include "auth/auth_service.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -113,6 +114,18 @@ std::unique_ptr<RateLimiter> make_token_limiter(metadata::MetadataStore& store,
     return std::make_unique<InMemoryRateLimiter>(clock, limit, kRateWindow);
 }
 
+std::unique_ptr<RateLimiter> make_request_limiter(metadata::MetadataStore& store,
+                                                  const core::Clock& clock,
+                                                  const AuthOptions& options) {
+    const unsigned limit = options.partner_requests_per_minute;
+    if (limit == 0) return nullptr;
+    if (options.shared_rate_limits) {
+        return std::make_unique<BatchedSharedRateLimiter>(store, clock, limit, kRateWindow,
+                                                          "partner-requests");
+    }
+    return std::make_unique<InMemoryRateLimiter>(clock, limit, kRateWindow);
+}
+
 }  // namespace
 
 AuthService::AuthService(metadata::MetadataStore& store, const core::Clock& clock,
@@ -126,10 +139,7 @@ AuthService::AuthService(metadata::MetadataStore& store, const core::Clock& cloc
       address_limiter_(make_token_limiter(store_, clock_, options_,
                                           options_.token_requests_per_minute_per_address,
                                           "token-address")),
-      request_limiter_(options_.partner_requests_per_minute == 0
-                           ? nullptr
-                           : std::make_unique<InMemoryRateLimiter>(
-                                 clock_, options_.partner_requests_per_minute, kRateWindow)) {
+      request_limiter_(make_request_limiter(store_, clock_, options_)) {
     if (signing_key_.empty()) throw std::invalid_argument("AuthService needs a signing key");
 }
 
@@ -183,7 +193,7 @@ core::Result<PartnerTokens> AuthService::issue_partner_token(std::string_view cl
         return wrong_region("these client credentials belong to the " + partner.region +
                             " region; request tokens from " + host_of(options_, partner.region));
     }
-    return issue_pair(partner.client_id);
+    return issue_pair(partner);
 }
 
 core::Result<PartnerTokens> AuthService::refresh(std::string_view refresh_token,
@@ -205,7 +215,9 @@ core::Result<PartnerTokens> AuthService::refresh(std::string_view refresh_token,
         return wrong_region("this refresh token belongs to the " + partner->region +
                             " region; refresh it at " + host_of(options_, partner->region));
     }
-    AUDIODROP_TRY_ASSIGN(auto pair, issue_pair(live->client_id));
+    // Issued before the partner's tokens were revoked.
+    if (live->token_generation < partner->token_generation) return invalid_refresh_token();
+    AUDIODROP_TRY_ASSIGN(auto pair, issue_pair(*partner));
     AUDIODROP_TRY_ASSIGN(const auto spent, store_.spend_refresh_token(token_hash, clock_.now()));
     // Spent by a concurrent refresh in between: the pair made here is never handed out,
     // and its refresh token expires unused.
@@ -245,6 +257,7 @@ core::Result<UserToken> AuthService::issue_user_token(const Principal& partner,
         .client_id = partner.client_id,
         .user_id = std::string(user_id),
         .expires_at = now + ttl,
+        .token_generation = partner.token_generation,
     };
     return UserToken{.access_token = encode_access_token(user, now, signing_key_),
                      .expires_in = ttl.count()};
@@ -263,6 +276,20 @@ core::Result<void> AuthService::admit_request(const Principal& principal) {
     return e;
 }
 
+core::Result<void> AuthService::sync() {
+    auto generations = store_.revoked_token_generations();
+    if (generations) {
+        std::unordered_map<std::string, std::int64_t> loaded(generations->begin(),
+                                                             generations->end());
+        std::unique_lock lock(generations_mutex_);
+        generations_ = std::move(loaded);
+    }
+    // Counts are shared even when the generations could not be read, and vice versa.
+    auto counted = request_limiter_ ? request_limiter_->sync() : core::Result<void>();
+    if (!generations) return generations.error();
+    return counted;
+}
+
 core::Result<Principal> AuthService::authenticate(std::string_view access_token) const {
     auto verified = verify_access_token(access_token, signing_key_, clock_.now());
     if (!verified) {
@@ -279,17 +306,36 @@ core::Result<Principal> AuthService::authenticate(std::string_view access_token)
     if (verified->region != options_.region) {
         return token_from_region(options_, verified->region);
     }
+    if (verified->token_generation < token_generation(verified->client_id)) {
+        return core::make_error(ErrorKind::unauthenticated, "token_revoked",
+                                "this access token was revoked; get a new one");
+    }
     return verified;
 }
 
-core::Result<PartnerTokens> AuthService::issue_pair(const std::string& client_id) {
+std::int64_t AuthService::token_generation(const std::string& client_id) const {
+    std::shared_lock lock(generations_mutex_);
+    const auto it = generations_.find(client_id);
+    return it == generations_.end() ? 0 : it->second;
+}
+
+core::Result<void> AuthService::revoke_tokens(const std::string& client_id) {
+    AUDIODROP_TRY_ASSIGN(const std::int64_t generation, store_.revoke_partner_tokens(client_id));
+    std::unique_lock lock(generations_mutex_);
+    auto& known = generations_[client_id];
+    known = std::max(known, generation);
+    return {};
+}
+
+core::Result<PartnerTokens> AuthService::issue_pair(const metadata::Partner& partner) {
     const core::TimePoint now = clock_.now();
     const Principal principal{
         .kind = TokenKind::partner,
         .region = options_.region,
-        .client_id = client_id,
+        .client_id = partner.client_id,
         .user_id = {},
         .expires_at = now + options_.partner_token_ttl,
+        .token_generation = partner.token_generation,
     };
     PartnerTokens tokens{
         .access_token = encode_access_token(principal, now, signing_key_),
@@ -298,8 +344,9 @@ core::Result<PartnerTokens> AuthService::issue_pair(const std::string& client_id
     };
     const metadata::RefreshToken stored{
         .token_hash = core::to_hex(core::sha256(tokens.refresh_token)),
-        .client_id = client_id,
+        .client_id = partner.client_id,
         .expires_at = now + options_.refresh_token_ttl,
+        .token_generation = partner.token_generation,
     };
     if (auto added = store_.add_refresh_token(stored); !added) return added.error();
     return tokens;

@@ -5,8 +5,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "auth/rate_limiter.hpp"
 #include "core/clock.hpp"
@@ -24,6 +26,9 @@ struct Principal {
     std::string client_id;
     std::string user_id;  // empty for partner tokens
     core::TimePoint expires_at;
+    // The partner's token generation when the token was issued; revoking the partner's
+    // tokens raises the partner's, and tokens of an older one are refused.
+    std::int64_t token_generation = 0;
 };
 
 struct PartnerCredential {
@@ -58,10 +63,13 @@ struct AuthOptions {
     unsigned token_requests_per_minute = 10;
     unsigned token_requests_per_minute_per_address = 60;
     // API requests one partner's tokens (its own and its users') may make a minute; 0
-    // for no limit. Counted in memory, by each replica for itself.
+    // for no limit.
     unsigned partner_requests_per_minute = 6000;
-    // Count token requests in the metadata store, so the limit holds across replicas
-    // that share it; otherwise each replica counts its own, in memory.
+    // Count token requests in the metadata store, so the limits hold across replicas
+    // that share it; otherwise each replica counts its own, in memory. API requests are
+    // then counted in memory and added to the store's count by sync(), so checking them
+    // never waits on the store; the limit holds to within what the replicas admit
+    // between two syncs.
     bool shared_rate_limits = false;
 };
 
@@ -76,6 +84,10 @@ class AuthService {
 
     // Provisions a partner in this service's region.
     core::Result<PartnerCredential> create_partner(const std::string& name);
+    // Revokes every token the partner holds: its refresh tokens at once, its access
+    // tokens and its users' on every replica by that replica's next sync(). Tokens
+    // issued afterwards work. not_found "partner_not_found" for an unknown client_id.
+    core::Result<void> revoke_tokens(const std::string& client_id);
 
     // Basic client_id:secret_key -> a token pair, for a caller at `address` (the key its
     // connections are counted under). unauthenticated "invalid_client" for an unknown
@@ -95,14 +107,21 @@ class AuthService {
     core::Result<UserToken> issue_user_token(const Principal& partner, std::string_view user_id,
                                              std::optional<std::int64_t> expires_in);
     // Verifies a bearer token: unauthenticated "invalid_token" (malformed, bad signature),
-    // "token_expired", or "wrong_region" (message names the right host).
+    // "token_expired", "token_revoked", or "wrong_region" (message names the right host).
+    // Never waits on the store: revocations are known from the last sync().
     core::Result<Principal> authenticate(std::string_view access_token) const;
     // Counts one API request made with `principal`'s token against its partner's
     // partner_requests_per_minute: rate_limited "partner_rate_limited" past it.
     core::Result<void> admit_request(const Principal& principal);
+    // Brings this replica's view of state shared across replicas up to date: reads which
+    // partners' tokens were revoked, and adds the API requests admitted since the last
+    // sync to the shared counts. For a background thread, every second or so; it waits
+    // on the store.
+    core::Result<void> sync();
 
   private:
-    core::Result<PartnerTokens> issue_pair(const std::string& client_id);
+    core::Result<PartnerTokens> issue_pair(const metadata::Partner& partner);
+    std::int64_t token_generation(const std::string& client_id) const;
 
     metadata::MetadataStore& store_;
     const core::Clock& clock_;
@@ -111,6 +130,10 @@ class AuthService {
     std::unique_ptr<RateLimiter> client_limiter_;   // per client_id, proven callers only
     std::unique_ptr<RateLimiter> address_limiter_;  // per source address, every request
     std::unique_ptr<RateLimiter> request_limiter_;  // per partner, API requests; may be null
+    // client_id -> token generation, of partners whose tokens were ever revoked, as of
+    // the last sync.
+    mutable std::shared_mutex generations_mutex_;
+    std::unordered_map<std::string, std::int64_t> generations_;
 };
 
 }  // namespace audiodrop::auth

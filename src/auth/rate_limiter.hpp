@@ -20,6 +20,9 @@ class RateLimiter {
     // long until the next event would be allowed. An error only when the limiter's
     // state cannot be reached.
     virtual core::Result<std::optional<std::chrono::seconds>> acquire(const std::string& key) = 0;
+    // Exchanges the counts a limiter batches with what its peers counted; nothing to do
+    // for a limiter that counts every event where it decides.
+    virtual core::Result<void> sync() { return {}; }
 };
 
 // A sliding window in memory: exact, cheap, and per replica. Keys idle for a whole

@@ -25,6 +25,14 @@ class MetadataStore {
     virtual core::Result<void> create_partner(const Partner& p) = 0;
     virtual core::Result<std::optional<Partner>> find_partner(const std::string& client_id) = 0;
 
+    // Revokes every token of the partner: raises its token generation, so that tokens
+    // of an older one are refused, and deletes its refresh tokens, in one transaction.
+    // Returns the new generation; not_found "partner_not_found" for an unknown client_id.
+    virtual core::Result<std::int64_t> revoke_partner_tokens(const std::string& client_id) = 0;
+    // client_id -> token generation of each partner whose tokens were ever revoked.
+    virtual core::Result<std::vector<std::pair<std::string, std::int64_t>>>
+    revoked_token_generations() = 0;
+
     virtual core::Result<void> add_refresh_token(const RefreshToken& t) = 0;
     // The token if it could be spent at `now` (known, unspent, unexpired), without
     // spending it: so a refresh can be refused before it costs the caller its token.
@@ -72,13 +80,15 @@ class MetadataStore {
     // sweep can release their storage and forget them.
     virtual core::Result<std::vector<UploadRecord>> find_abandoned(std::size_t limit) = 0;
 
-    // Request counting for rate limits that hold across replicas. Counts one request
-    // against `key` in the fixed window that started at window_start and returns that
-    // window's count, this request included; one atomic step, so concurrent callers get
-    // distinct counts. A key keeps only its latest window: a request for an older
-    // window (a replica whose clock lags) counts in the latest one.
-    virtual core::Result<std::uint64_t> count_request(const std::string& key,
-                                                      core::TimePoint window_start) = 0;
+    // Request counting for rate limits that hold across replicas. Adds `requests` to the
+    // count of `key` in the fixed window that started at window_start and returns that
+    // window's count, these requests included; one atomic step, so concurrent callers
+    // get distinct counts (0 requests reads the count). A key keeps only its latest
+    // window: requests for an older window (a replica whose clock lags, or a batch sent
+    // late) count in the latest one.
+    virtual core::Result<std::uint64_t> count_requests(const std::string& key,
+                                                       core::TimePoint window_start,
+                                                       std::uint64_t requests) = 0;
     // Forgets the keys whose latest window started before `before`.
     virtual core::Result<void> forget_request_counts(core::TimePoint before) = 0;
 };

@@ -15,6 +15,7 @@ using postgres::Params;
 using postgres::QueryResult;
 using sql::from_sql;
 using sql::kUploadColumns;
+using sql::partner_not_found;
 using sql::to_sql;
 using sql::to_sql_limit;
 
@@ -27,6 +28,15 @@ constexpr auto kRetryPause = std::chrono::milliseconds(20);
 constexpr std::int64_t kQuotaLockSpace = 0x61647175;  // "adqu"
 
 bool is_uniqueness_violation(const QueryResult& r) { return r.sqlstate() == "23505"; }
+
+// The row (token_hash, client_id, expires_at, token_generation) if there is one.
+core::Result<std::optional<RefreshToken>> refresh_token_row(const QueryResult& r) {
+    if (r.rows() == 0) return std::optional<RefreshToken>();
+    AUDIODROP_TRY_ASSIGN(const std::int64_t expires_at, r.int64(0, 2));
+    AUDIODROP_TRY_ASSIGN(const std::int64_t generation, r.int64(0, 3));
+    return std::optional<RefreshToken>(
+        RefreshToken{r.text(0, 0), r.text(0, 1), core::from_unix(expires_at), generation});
+}
 
 core::Result<UploadRecord> read_upload(const QueryResult& r, int row) {
     UploadRecord u;
@@ -151,20 +161,61 @@ core::Result<std::optional<Partner>> PostgresMetadataStore::find_partner(
     const std::string& client_id) {
     return with_connection([&](Connection& c) -> core::Result<std::optional<Partner>> {
         AUDIODROP_TRY_ASSIGN(auto r, c.exec("SELECT client_id, name, region, secret_hash, "
-                                            "created_at FROM partners WHERE client_id = $1",
+                                            "created_at, token_generation FROM partners "
+                                            "WHERE client_id = $1",
                                             Params().add(client_id), "read a partner"));
         if (r.rows() == 0) return std::optional<Partner>();
         AUDIODROP_TRY_ASSIGN(const std::int64_t created_at, r.int64(0, 4));
+        AUDIODROP_TRY_ASSIGN(const std::int64_t generation, r.int64(0, 5));
         return std::optional<Partner>(Partner{r.text(0, 0), r.text(0, 1), r.text(0, 2),
-                                              r.text(0, 3), core::from_unix(created_at)});
+                                              r.text(0, 3), core::from_unix(created_at),
+                                              generation});
+    });
+}
+
+core::Result<std::int64_t> PostgresMetadataStore::revoke_partner_tokens(
+    const std::string& client_id) {
+    return with_connection([&](Connection& c) -> core::Result<std::int64_t> {
+        AUDIODROP_TRY_ASSIGN(auto tx, postgres::Transaction::begin(c));
+        AUDIODROP_TRY_ASSIGN(auto r, c.exec("UPDATE partners SET token_generation = "
+                                            "token_generation + 1 WHERE client_id = $1 "
+                                            "RETURNING token_generation",
+                                            Params().add(client_id), "revoke a partner's tokens"));
+        if (r.rows() == 0) return partner_not_found(client_id);
+        AUDIODROP_TRY_ASSIGN(const std::int64_t generation, r.int64(0, 0));
+        AUDIODROP_TRY(c.exec("DELETE FROM refresh_tokens WHERE client_id = $1",
+                             Params().add(client_id), "delete a partner's refresh tokens"));
+        AUDIODROP_TRY(tx.commit());
+        return generation;
+    });
+}
+
+core::Result<std::vector<std::pair<std::string, std::int64_t>>>
+PostgresMetadataStore::revoked_token_generations() {
+    using Generations = std::vector<std::pair<std::string, std::int64_t>>;
+    return with_connection([&](Connection& c) -> core::Result<Generations> {
+        AUDIODROP_TRY_ASSIGN(auto r, c.exec("SELECT client_id, token_generation FROM partners "
+                                            "WHERE token_generation > 0",
+                                            Params(), "read token generations"));
+        Generations generations;
+        for (int row = 0; row < r.rows(); ++row) {
+            AUDIODROP_TRY_ASSIGN(const std::int64_t generation, r.int64(row, 1));
+            generations.emplace_back(r.text(row, 0), generation);
+        }
+        return generations;
     });
 }
 
 core::Result<void> PostgresMetadataStore::add_refresh_token(const RefreshToken& t) {
     return with_connection([&](Connection& c) -> core::Result<void> {
         const QueryResult r = c.exec_raw(
-            "INSERT INTO refresh_tokens (token_hash, client_id, expires_at) VALUES ($1, $2, $3)",
-            Params().add(t.token_hash).add(t.client_id).add(core::to_unix(t.expires_at)));
+            "INSERT INTO refresh_tokens (token_hash, client_id, expires_at, token_generation) "
+            "VALUES ($1, $2, $3, $4)",
+            Params()
+                .add(t.token_hash)
+                .add(t.client_id)
+                .add(core::to_unix(t.expires_at))
+                .add(t.token_generation));
         if (is_uniqueness_violation(r)) {
             return core::make_error(core::ErrorKind::conflict, "refresh_token_exists",
                                     "This refresh token is stored already.");
@@ -179,13 +230,11 @@ core::Result<std::optional<RefreshToken>> PostgresMetadataStore::find_refresh_to
     return with_connection([&](Connection& c) -> core::Result<std::optional<RefreshToken>> {
         AUDIODROP_TRY_ASSIGN(
             auto r,
-            c.exec("SELECT token_hash, client_id, expires_at FROM refresh_tokens "
+            c.exec("SELECT token_hash, client_id, expires_at, token_generation "
+                   "FROM refresh_tokens "
                    "WHERE token_hash = $1 AND spent_at IS NULL AND expires_at > $2",
                    Params().add(token_hash).add(core::to_unix(now)), "read a refresh token"));
-        if (r.rows() == 0) return std::optional<RefreshToken>();
-        AUDIODROP_TRY_ASSIGN(const std::int64_t expires_at, r.int64(0, 2));
-        return std::optional<RefreshToken>(
-            RefreshToken{r.text(0, 0), r.text(0, 1), core::from_unix(expires_at)});
+        return refresh_token_row(r);
     });
 }
 
@@ -197,12 +246,9 @@ core::Result<std::optional<RefreshToken>> PostgresMetadataStore::spend_refresh_t
             auto r,
             c.exec("UPDATE refresh_tokens SET spent_at = $1 "
                    "WHERE token_hash = $2 AND spent_at IS NULL AND expires_at > $1 "
-                   "RETURNING token_hash, client_id, expires_at",
+                   "RETURNING token_hash, client_id, expires_at, token_generation",
                    Params().add(core::to_unix(now)).add(token_hash), "spend a refresh token"));
-        if (r.rows() == 0) return std::optional<RefreshToken>();
-        AUDIODROP_TRY_ASSIGN(const std::int64_t expires_at, r.int64(0, 2));
-        return std::optional<RefreshToken>(
-            RefreshToken{r.text(0, 0), r.text(0, 1), core::from_unix(expires_at)});
+        return refresh_token_row(r);
     });
 }
 
@@ -353,19 +399,21 @@ core::Result<std::vector<UploadRecord>> PostgresMetadataStore::find_abandoned(st
     });
 }
 
-core::Result<std::uint64_t> PostgresMetadataStore::count_request(const std::string& key,
-                                                                 core::TimePoint window_start) {
+core::Result<std::uint64_t> PostgresMetadataStore::count_requests(const std::string& key,
+                                                                  core::TimePoint window_start,
+                                                                  std::uint64_t requests) {
     return with_connection([&](Connection& c) -> core::Result<std::uint64_t> {
         // The upsert locks the key's row, so concurrent counts queue and each sees the
         // one before; SET reads the row as it was.
         AUDIODROP_TRY_ASSIGN(
             auto r, c.exec("INSERT INTO request_counts AS rc (key, window_start, requests) "
-                           "VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET "
+                           "VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET "
                            "requests = CASE WHEN rc.window_start >= excluded.window_start "
-                           "THEN rc.requests + 1 ELSE 1 END, "
+                           "THEN rc.requests + $3 ELSE $3 END, "
                            "window_start = GREATEST(rc.window_start, excluded.window_start) "
                            "RETURNING requests",
-                           Params().add(key).add(core::to_unix(window_start)), "count a request"));
+                           Params().add(key).add(core::to_unix(window_start)).add(to_sql(requests)),
+                           "count requests"));
         AUDIODROP_TRY_ASSIGN(const std::int64_t requests, r.int64(0, 0));
         return static_cast<std::uint64_t>(requests);
     });

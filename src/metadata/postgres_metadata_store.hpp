@@ -61,6 +61,9 @@ class PostgresMetadataStore final : public MetadataStore {
     core::Result<void> create_partner(const Partner& p) override;
     core::Result<std::optional<Partner>> find_partner(const std::string& client_id) override;
 
+    core::Result<std::int64_t> revoke_partner_tokens(const std::string& client_id) override;
+    core::Result<std::vector<std::pair<std::string, std::int64_t>>> revoked_token_generations()
+        override;
     core::Result<void> add_refresh_token(const RefreshToken& t) override;
     core::Result<std::optional<RefreshToken>> find_refresh_token(const std::string& token_hash,
                                                                  core::TimePoint now) override;
@@ -81,8 +84,8 @@ class PostgresMetadataStore final : public MetadataStore {
     core::Result<std::vector<UploadRecord>> find_expired_open(core::TimePoint now,
                                                               std::size_t limit) override;
     core::Result<std::vector<UploadRecord>> find_abandoned(std::size_t limit) override;
-    core::Result<std::uint64_t> count_request(const std::string& key,
-                                              core::TimePoint window_start) override;
+    core::Result<std::uint64_t> count_requests(const std::string& key, core::TimePoint window_start,
+                                               std::uint64_t requests) override;
     core::Result<void> forget_request_counts(core::TimePoint before) override;
 
   private:

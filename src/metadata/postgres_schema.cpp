@@ -14,7 +14,7 @@ constexpr std::int64_t kMigrationLockKey = 0x617564696f64726f;
 
 // Same layout as the SQLite store. Times are unix seconds; filesize and chunk_size
 // hold a uint64 bit pattern in a BIGINT, as SQLite's INTEGER does.
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -99,6 +99,11 @@ $$;
 
 CREATE TRIGGER partner_open_uploads_kept AFTER INSERT OR DELETE OR UPDATE OF state ON uploads
     FOR EACH ROW EXECUTE FUNCTION partner_open_uploads_keep();
+)sql",
+    // 4: token generations, for revoking a partner's tokens.
+    R"sql(
+ALTER TABLE partners ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE refresh_tokens ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -15,6 +15,9 @@ struct Partner {
     std::string region;
     std::string secret_hash;  // PHC string, e.g. "$argon2id$v=19$..."
     core::TimePoint created_at;
+    // Raised each time the partner's tokens are revoked; tokens carry the generation
+    // they were issued in, and those of an older one are refused.
+    std::int64_t token_generation = 0;
 };
 
 // A refresh token, stored by the SHA-256 of its value; spent once.
@@ -22,6 +25,7 @@ struct RefreshToken {
     std::string token_hash;  // hex SHA-256 of the token
     std::string client_id;
     core::TimePoint expires_at;
+    std::int64_t token_generation = 0;  // the partner's, when the token was issued
 };
 
 enum class UploadState { open, completed, aborted, expired };

@@ -31,6 +31,11 @@ inline std::int64_t to_sql_limit(std::size_t limit) {
     return static_cast<std::int64_t>(limit < kMax ? limit : kMax);
 }
 
+inline core::Error partner_not_found(const std::string& client_id) {
+    return core::make_error(core::ErrorKind::not_found, "partner_not_found",
+                            "No partner has client_id " + client_id + ".");
+}
+
 // The state column of upload `file_id`; a value no build writes means corruption.
 inline core::Result<UploadState> stored_state(const std::string& file_id,
                                               const std::string& state) {

@@ -15,6 +15,7 @@ namespace {
 
 using sql::from_sql;
 using sql::kUploadColumns;
+using sql::partner_not_found;
 using sql::to_sql;
 using sql::to_sql_limit;
 using sqlite::Statement;
@@ -53,6 +54,11 @@ core::Result<UploadRecord> read_upload(const Statement& s) {
     u.file_md5 = s.text(14);
     u.part_list_digest = s.text(15);
     return u;
+}
+
+// token_hash, client_id, expires_at, token_generation
+RefreshToken refresh_token_row(const Statement& s) {
+    return RefreshToken{s.text(0), s.text(1), core::from_unix(s.int64(2)), s.int64(3)};
 }
 
 core::Result<std::vector<UploadRecord>> read_uploads(Statement& stmt, std::string_view doing) {
@@ -278,21 +284,60 @@ core::Result<std::optional<Partner>> SqliteMetadataStore::find_partner(
     const std::string& client_id) {
     return read([&](sqlite::Session& s) -> core::Result<std::optional<Partner>> {
         AUDIODROP_TRY_ASSIGN(auto stmt,
-                             s.statement("SELECT client_id, name, region, secret_hash, created_at "
-                                         "FROM partners WHERE client_id = ?"));
+                             s.statement("SELECT client_id, name, region, secret_hash, created_at, "
+                                         "token_generation FROM partners WHERE client_id = ?"));
         stmt.bind(1, client_id);
         AUDIODROP_TRY_ASSIGN(const bool found, stmt.step("read a partner"));
         if (!found) return std::optional<Partner>();
         return std::optional<Partner>(Partner{stmt.text(0), stmt.text(1), stmt.text(2),
-                                              stmt.text(3), core::from_unix(stmt.int64(4))});
+                                              stmt.text(3), core::from_unix(stmt.int64(4)),
+                                              stmt.int64(5)});
+    });
+}
+
+core::Result<std::int64_t> SqliteMetadataStore::revoke_partner_tokens(
+    const std::string& client_id) {
+    return write([&](sqlite::Session& s) -> core::Result<std::int64_t> {
+        AUDIODROP_TRY_ASSIGN(auto raise, s.statement("UPDATE partners SET token_generation = "
+                                                     "token_generation + 1 WHERE client_id = ? "
+                                                     "RETURNING token_generation"));
+        raise.bind(1, client_id);
+        AUDIODROP_TRY_ASSIGN(const bool found, raise.step("revoke a partner's tokens"));
+        if (!found) return partner_not_found(client_id);
+        const std::int64_t generation = raise.int64(0);
+        AUDIODROP_TRY(raise.step("revoke a partner's tokens"));
+        AUDIODROP_TRY_ASSIGN(auto forget,
+                             s.statement("DELETE FROM refresh_tokens WHERE client_id = ?"));
+        forget.bind(1, client_id);
+        AUDIODROP_TRY(run(forget, "delete a partner's refresh tokens"));
+        return generation;
+    });
+}
+
+core::Result<std::vector<std::pair<std::string, std::int64_t>>>
+SqliteMetadataStore::revoked_token_generations() {
+    using Generations = std::vector<std::pair<std::string, std::int64_t>>;
+    return read([&](sqlite::Session& s) -> core::Result<Generations> {
+        AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("SELECT client_id, token_generation FROM "
+                                                    "partners WHERE token_generation > 0"));
+        Generations generations;
+        for (;;) {
+            AUDIODROP_TRY_ASSIGN(const bool row, stmt.step("read token generations"));
+            if (!row) return generations;
+            generations.emplace_back(stmt.text(0), stmt.int64(1));
+        }
     });
 }
 
 core::Result<void> SqliteMetadataStore::add_refresh_token(const RefreshToken& t) {
     return write([&](sqlite::Session& s) -> core::Result<void> {
         AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("INSERT INTO refresh_tokens (token_hash, "
-                                                    "client_id, expires_at) VALUES (?, ?, ?)"));
-        stmt.bind(1, t.token_hash).bind(2, t.client_id).bind(3, core::to_unix(t.expires_at));
+                                                    "client_id, expires_at, token_generation) "
+                                                    "VALUES (?, ?, ?, ?)"));
+        stmt.bind(1, t.token_hash)
+            .bind(2, t.client_id)
+            .bind(3, core::to_unix(t.expires_at))
+            .bind(4, t.token_generation);
         const int rc = stmt.step_raw();
         if (is_uniqueness_violation(rc)) {
             return core::make_error(core::ErrorKind::conflict, "refresh_token_exists",
@@ -308,13 +353,13 @@ core::Result<std::optional<RefreshToken>> SqliteMetadataStore::find_refresh_toke
     return read([&](sqlite::Session& s) -> core::Result<std::optional<RefreshToken>> {
         AUDIODROP_TRY_ASSIGN(
             auto stmt,
-            s.statement("SELECT token_hash, client_id, expires_at FROM refresh_tokens "
+            s.statement("SELECT token_hash, client_id, expires_at, token_generation "
+                        "FROM refresh_tokens "
                         "WHERE token_hash = ?1 AND spent_at IS NULL AND expires_at > ?2"));
         stmt.bind(1, token_hash).bind(2, core::to_unix(now));
         AUDIODROP_TRY_ASSIGN(const bool found, stmt.step("read a refresh token"));
         if (!found) return std::optional<RefreshToken>();
-        return std::optional<RefreshToken>(
-            RefreshToken{stmt.text(0), stmt.text(1), core::from_unix(stmt.int64(2))});
+        return std::optional<RefreshToken>(refresh_token_row(stmt));
     });
 }
 
@@ -325,11 +370,12 @@ core::Result<std::optional<RefreshToken>> SqliteMetadataStore::spend_refresh_tok
         AUDIODROP_TRY_ASSIGN(
             auto stmt, s.statement("UPDATE refresh_tokens SET spent_at = ?1 "
                                    "WHERE token_hash = ?2 AND spent_at IS NULL AND expires_at > ?1 "
-                                   "RETURNING token_hash, client_id, expires_at"));
+                                   "RETURNING token_hash, client_id, expires_at, "
+                                   "token_generation"));
         stmt.bind(1, core::to_unix(now)).bind(2, token_hash);
         AUDIODROP_TRY_ASSIGN(const bool found, stmt.step("spend a refresh token"));
         if (!found) return std::optional<RefreshToken>();
-        RefreshToken t{stmt.text(0), stmt.text(1), core::from_unix(stmt.int64(2))};
+        RefreshToken t = refresh_token_row(stmt);
         AUDIODROP_TRY(stmt.step("spend a refresh token"));
         return std::optional<RefreshToken>(std::move(t));
     });
@@ -500,18 +546,19 @@ core::Result<std::vector<UploadRecord>> SqliteMetadataStore::find_abandoned(std:
     });
 }
 
-core::Result<std::uint64_t> SqliteMetadataStore::count_request(const std::string& key,
-                                                               core::TimePoint window_start) {
+core::Result<std::uint64_t> SqliteMetadataStore::count_requests(const std::string& key,
+                                                                core::TimePoint window_start,
+                                                                std::uint64_t requests) {
     return write([&](sqlite::Session& s) -> core::Result<std::uint64_t> {
         // SET reads the row as it was, so both columns see the old window_start.
         AUDIODROP_TRY_ASSIGN(
             auto stmt, s.statement("INSERT INTO request_counts (key, window_start, requests) "
-                                   "VALUES (?1, ?2, 1) ON CONFLICT (key) DO UPDATE SET "
+                                   "VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET "
                                    "requests = CASE WHEN window_start >= excluded.window_start "
-                                   "THEN requests + 1 ELSE 1 END, "
+                                   "THEN requests + ?3 ELSE ?3 END, "
                                    "window_start = max(window_start, excluded.window_start) "
                                    "RETURNING requests"));
-        stmt.bind(1, key).bind(2, core::to_unix(window_start));
+        stmt.bind(1, key).bind(2, core::to_unix(window_start)).bind(3, to_sql(requests));
         AUDIODROP_TRY(stmt.step("count a request"));
         const auto count = static_cast<std::uint64_t>(stmt.int64(0));
         AUDIODROP_TRY(stmt.step("count a request"));

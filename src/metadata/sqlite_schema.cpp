@@ -11,7 +11,7 @@ namespace {
 
 // STRICT tables make SQLite refuse a value of the wrong type instead of storing it.
 // Times are unix seconds; filesize and chunk_size hold a uint64 bit pattern.
-constexpr std::array<std::string_view, 5> kMigrations = {
+constexpr std::array<std::string_view, 6> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -135,6 +135,11 @@ BEGIN
     UPDATE partner_open_uploads SET open = open - 1, bytes = bytes - old.filesize
         WHERE client_id = old.client_id;
 END;
+)sql",
+    // 6: token generations, for revoking a partner's tokens.
+    R"sql(
+ALTER TABLE partners ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE refresh_tokens ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -34,6 +34,13 @@ int main(int argc, char** argv) {
     create->fallthrough();
     std::string name;
     create->add_option("--name", name, "Partner name")->required();
+    auto* revoke = partner->add_subcommand(
+        "revoke-tokens",
+        "Revoke every token a partner holds (its refresh tokens, its and its users' access "
+        "tokens) on every replica within seconds; tokens issued afterwards work");
+    revoke->fallthrough();
+    std::string client_id;
+    revoke->add_option("client_id", client_id, "The partner's client_id")->required();
 
     try {
         app.parse(argc, argv);
@@ -47,5 +54,7 @@ int main(int argc, char** argv) {
     const auto logger = std::make_shared<const core::Log>(
         values.log_format == "json" ? core::LogFormat::json : core::LogFormat::text);
     if (serve->parsed()) return server::serve(std::move(config), logger);
+    if (revoke->parsed())
+        return server::revoke_partner_tokens(std::move(config), client_id, logger);
     return server::create_partner(std::move(config), name, logger);
 }

@@ -166,8 +166,8 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
     option(app, "token-requests-per-minute-per-address", c.token_requests_per_minute_per_address,
            "Token endpoint requests per source address per minute (all count, checked first)");
     option(app, "partner-requests-per-minute", c.partner_requests_per_minute,
-           "API requests one partner's tokens may make per minute, counted by each replica (0: "
-           "no limit)");
+           "API requests one partner's tokens may make per minute (0: no limit); on PostgreSQL "
+           "replicas share the count, each adding its own every second");
     option(app, "max-header-bytes", c.max_header_bytes, "Largest request header");
     option(app, "max-json-body-bytes", c.max_json_body_bytes, "Largest JSON request body");
     option(app, "max-connections", c.max_connections,

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "auth/auth_service.hpp"
+#include "core/periodic_task.hpp"
+#include "core/repeated_warning.hpp"
 #include "http/api_handler.hpp"
 #include "http/http_server.hpp"
 #include "http/storage_handler.hpp"
@@ -184,6 +186,19 @@ int serve(core::Config config, const core::Logger& logger) {
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
     Sweeper sweeper(uploads, config.sweep_interval, logger);
+    // What replicas share (request counts) reaches this one within about a second. A
+    // store that stays unreachable is logged once a minute, not every second.
+    core::RepeatedWarning sync_failures(std::chrono::minutes(1));
+    core::PeriodicTask auth_sync(std::chrono::seconds(1), [&] {
+        auto synced = auth.sync();
+        if (synced) return;
+        if (const auto count = sync_failures.occur()) {
+            logger->warn({{"msg", "sharing request counts failed"},
+                          {"code", synced.error().code},
+                          {"error", synced.error().message},
+                          {"count", count}});
+        }
+    });
 
     // The one line saying the server is up. `api` and `storage` are the bound addresses,
     // "host:port" or "[v6]:port" (the kernel's pick for port 0; tests read their ports
@@ -203,6 +218,7 @@ int serve(core::Config config, const core::Logger& logger) {
     api.stop();
     if (storage_server) storage_server->stop();
     sweeper.stop();
+    auth_sync.stop();
     const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
     while (open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -217,19 +233,41 @@ int serve(core::Config config, const core::Logger& logger) {
     return 0;
 }
 
-int create_partner(core::Config config, const std::string& name, const core::Logger& logger) {
+namespace {
+
+// Runs one `partner` command against the configured metadata store and prints what it
+// returns as one line of JSON.
+template <class Command>
+int run_partner_command(core::Config config, const core::Logger& logger, Command command) {
     core::SystemClock clock;
     if (auto r = load_or_create_secrets(config); !r) return fail(logger, r.error());
     auto metadata = open_metadata(config);
     if (!metadata) return fail(logger, metadata.error());
     auth::AuthService auth(**metadata, clock, config.token_signing_key, auth_options(config));
-    auto partner = auth.create_partner(name);
-    if (!partner) return fail(logger, partner.error());
-    std::cout << nlohmann::json{{"client_id", partner->client_id},
-                                {"secret_key", partner->secret_key}}
-                     .dump()
-              << std::endl;
+    core::Result<nlohmann::json> printed = command(auth);
+    if (!printed) return fail(logger, printed.error());
+    std::cout << printed->dump() << std::endl;
     return 0;
+}
+
+}  // namespace
+
+int create_partner(core::Config config, const std::string& name, const core::Logger& logger) {
+    return run_partner_command(std::move(config), logger,
+                               [&](auth::AuthService& auth) -> core::Result<nlohmann::json> {
+                                   AUDIODROP_TRY_ASSIGN(auto partner, auth.create_partner(name));
+                                   return nlohmann::json{{"client_id", partner.client_id},
+                                                         {"secret_key", partner.secret_key}};
+                               });
+}
+
+int revoke_partner_tokens(core::Config config, const std::string& client_id,
+                          const core::Logger& logger) {
+    return run_partner_command(
+        std::move(config), logger, [&](auth::AuthService& auth) -> core::Result<nlohmann::json> {
+            AUDIODROP_TRY(auth.revoke_tokens(client_id));
+            return nlohmann::json{{"client_id", client_id}, {"tokens_revoked", true}};
+        });
 }
 
 }  // namespace audiodrop::server

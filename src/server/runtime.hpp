@@ -15,4 +15,9 @@ int serve(core::Config config, const core::Logger& logger);
 // {"client_id","secret_key"} on one line. Returns the exit code.
 int create_partner(core::Config config, const std::string& name, const core::Logger& logger);
 
+// `partner revoke-tokens`: revokes every token of the partner and prints
+// {"client_id","tokens_revoked":true}. Returns the exit code.
+int revoke_partner_tokens(core::Config config, const std::string& client_id,
+                          const core::Logger& logger);
+
 }  // namespace audiodrop::server

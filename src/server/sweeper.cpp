@@ -6,21 +6,7 @@ constexpr std::size_t kBatch = 500;
 }
 
 Sweeper::Sweeper(upload::UploadService& uploads, std::chrono::seconds interval, core::Logger logger)
-    : uploads_(uploads),
-      interval_(interval),
-      logger_(std::move(logger)),
-      thread_([this] { run(); }) {}
-
-Sweeper::~Sweeper() { stop(); }
-
-void Sweeper::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
+    : uploads_(uploads), logger_(std::move(logger)), task_(interval, [this] { sweep_once(); }) {}
 
 template <class Step>
 void Sweeper::sweep(const char* what, Step step) {
@@ -38,14 +24,9 @@ void Sweeper::sweep(const char* what, Step step) {
     }
 }
 
-void Sweeper::run() {
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
-        lock.unlock();
-        sweep("expired_uploads", [this] { return uploads_.sweep_expired(kBatch); });
-        sweep("purged_uploads", [this] { return uploads_.purge_abandoned(kBatch); });
-        lock.lock();
-    }
+void Sweeper::sweep_once() {
+    sweep("expired_uploads", [this] { return uploads_.sweep_expired(kBatch); });
+    sweep("purged_uploads", [this] { return uploads_.purge_abandoned(kBatch); });
 }
 
 }  // namespace audiodrop::server

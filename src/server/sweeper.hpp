@@ -1,11 +1,9 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "core/log.hpp"
+#include "core/periodic_task.hpp"
 #include "upload/upload_service.hpp"
 
 namespace audiodrop::server {
@@ -15,21 +13,16 @@ namespace audiodrop::server {
 class Sweeper {
   public:
     Sweeper(upload::UploadService& uploads, std::chrono::seconds interval, core::Logger logger);
-    ~Sweeper();
-    void stop();
+    void stop() { task_.stop(); }
 
   private:
-    void run();
+    void sweep_once();
     template <class Step>
     void sweep(const char* what, Step step);
 
     upload::UploadService& uploads_;
-    std::chrono::seconds interval_;
     core::Logger logger_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    core::PeriodicTask task_;  // last: its first step may come before the constructor ends
 };
 
 }  // namespace audiodrop::server

@@ -734,34 +734,82 @@ TEST_P(MetadataStoreConformance, FindAbandonedReturnsAbortedAndExpiredUpToLimit)
     EXPECT_TRUE(after->empty());
 }
 
+// --- token revocation ---
+
+TEST_P(MetadataStoreConformance, RevokingRaisesTheGenerationAndForgetsRefreshTokens) {
+    ASSERT_TRUE(store().create_partner(make_partner("pc_rev")));
+    ASSERT_TRUE(store().create_partner(make_partner("pc_kept")));
+    ASSERT_TRUE(store().add_refresh_token({"h_rev", "pc_rev", at(3600), 0}));
+    ASSERT_TRUE(store().add_refresh_token({"h_kept", "pc_kept", at(3600), 0}));
+    auto none = store().revoked_token_generations();
+    ASSERT_TRUE(none) << none.error().message;
+    EXPECT_TRUE(none->empty());
+
+    auto first = store().revoke_partner_tokens("pc_rev");
+    ASSERT_TRUE(first) << first.error().message;
+    EXPECT_EQ(*first, 1);
+    EXPECT_EQ(store().revoke_partner_tokens("pc_rev").value(), 2);
+    EXPECT_EQ(store().find_partner("pc_rev").value()->token_generation, 2);
+    EXPECT_EQ(store().find_partner("pc_kept").value()->token_generation, 0);
+    EXPECT_FALSE(store().find_refresh_token("h_rev", at(0)).value());
+    EXPECT_TRUE(store().find_refresh_token("h_kept", at(0)).value());
+    auto revoked = store().revoked_token_generations();
+    ASSERT_TRUE(revoked) << revoked.error().message;
+    ASSERT_EQ(revoked->size(), 1u);
+    EXPECT_EQ((*revoked)[0].first, "pc_rev");
+    EXPECT_EQ((*revoked)[0].second, 2);
+}
+
+TEST_P(MetadataStoreConformance, RefreshTokensKeepTheirGeneration) {
+    ASSERT_TRUE(store().create_partner(make_partner("pc_gen")));
+    ASSERT_TRUE(store().add_refresh_token({"h_gen", "pc_gen", at(3600), 3}));
+    EXPECT_EQ(store().find_refresh_token("h_gen", at(0)).value()->token_generation, 3);
+    EXPECT_EQ(store().spend_refresh_token("h_gen", at(0)).value()->token_generation, 3);
+}
+
+TEST_P(MetadataStoreConformance, RevokingAnUnknownPartnerIsNotFound) {
+    auto refused = store().revoke_partner_tokens("pc_nobody");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().kind, core::ErrorKind::not_found);
+    EXPECT_EQ(refused.error().code, "partner_not_found");
+}
+
 // --- request counts ---
 
 TEST_P(MetadataStoreConformance, RequestsAreCountedPerKeyAndWindow) {
     for (std::uint64_t n = 1; n <= 3; ++n) {
-        auto count = store().count_request("token:pc_a", at(0));
+        auto count = store().count_requests("token:pc_a", at(0), 1);
         ASSERT_TRUE(count) << count.error().message;
         EXPECT_EQ(*count, n);
     }
-    EXPECT_EQ(store().count_request("token:pc_b", at(0)).value(), 1u);
+    EXPECT_EQ(store().count_requests("token:pc_b", at(0), 1).value(), 1u);
     // A new window starts over.
-    EXPECT_EQ(store().count_request("token:pc_a", at(60)).value(), 1u);
-    EXPECT_EQ(store().count_request("token:pc_a", at(60)).value(), 2u);
+    EXPECT_EQ(store().count_requests("token:pc_a", at(60), 1).value(), 1u);
+    EXPECT_EQ(store().count_requests("token:pc_a", at(60), 1).value(), 2u);
+}
+
+TEST_P(MetadataStoreConformance, RequestsAreCountedInBatches) {
+    EXPECT_EQ(store().count_requests("batch", at(0), 0).value(), 0u);  // a read
+    EXPECT_EQ(store().count_requests("batch", at(0), 7).value(), 7u);
+    EXPECT_EQ(store().count_requests("batch", at(0), 5).value(), 12u);
+    EXPECT_EQ(store().count_requests("batch", at(0), 0).value(), 12u);
+    EXPECT_EQ(store().count_requests("batch", at(60), 3).value(), 3u);
 }
 
 TEST_P(MetadataStoreConformance, ARequestForAnOlderWindowCountsInTheLatest) {
-    EXPECT_EQ(store().count_request("k", at(60)).value(), 1u);
+    EXPECT_EQ(store().count_requests("k", at(60), 1).value(), 1u);
     // A replica whose clock lags does not reset the window nor escape the count.
-    EXPECT_EQ(store().count_request("k", at(0)).value(), 2u);
-    EXPECT_EQ(store().count_request("k", at(60)).value(), 3u);
+    EXPECT_EQ(store().count_requests("k", at(0), 1).value(), 2u);
+    EXPECT_EQ(store().count_requests("k", at(60), 1).value(), 3u);
 }
 
 TEST_P(MetadataStoreConformance, ForgottenRequestCountsStartOver) {
-    ASSERT_TRUE(store().count_request("old", at(0)));
-    ASSERT_TRUE(store().count_request("old", at(0)));
-    ASSERT_TRUE(store().count_request("new", at(60)));
+    ASSERT_TRUE(store().count_requests("old", at(0), 1));
+    ASSERT_TRUE(store().count_requests("old", at(0), 1));
+    ASSERT_TRUE(store().count_requests("new", at(60), 1));
     ASSERT_TRUE(store().forget_request_counts(at(60)));
-    EXPECT_EQ(store().count_request("new", at(60)).value(), 2u);  // kept
-    EXPECT_EQ(store().count_request("old", at(0)).value(), 1u);   // forgotten
+    EXPECT_EQ(store().count_requests("new", at(60), 1).value(), 2u);  // kept
+    EXPECT_EQ(store().count_requests("old", at(0), 1).value(), 1u);   // forgotten
 }
 
 TEST_P(MetadataStoreConformance, RequestsCountedByEightConnectionsGetDistinctCounts) {
@@ -770,7 +818,7 @@ TEST_P(MetadataStoreConformance, RequestsCountedByEightConnectionsGetDistinctCou
     std::mutex mutex;
     std::set<std::uint64_t> seen;
     count_winners([&](int i) {
-        auto count = racers[static_cast<std::size_t>(i)]->count_request("hot", at(0));
+        auto count = racers[static_cast<std::size_t>(i)]->count_requests("hot", at(0), 1);
         if (!count) ADD_FAILURE() << count.error().message;
         std::lock_guard lock(mutex);
         return count && seen.insert(*count).second;

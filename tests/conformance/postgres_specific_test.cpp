@@ -226,6 +226,8 @@ TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
         ASSERT_TRUE(
             c.exec_script("DROP TABLE request_counts; DROP TABLE partner_open_uploads; "
                           "DROP FUNCTION partner_open_uploads_keep() CASCADE; "
+                          "ALTER TABLE partners DROP COLUMN token_generation; "
+                          "ALTER TABLE refresh_tokens DROP COLUMN token_generation; "
                           "DELETE FROM schema_migrations WHERE version > 1",
                           "downgrade"));
     }
@@ -233,7 +235,8 @@ TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
     ASSERT_TRUE(store);
     auto kept = store->find_partner("pc_kept");
     ASSERT_TRUE(kept && kept->has_value());
-    auto counted = store->count_request("k", core::from_unix(1'700'000'000));
+    EXPECT_EQ((*kept)->token_generation, 0);
+    auto counted = store->count_requests("k", core::from_unix(1'700'000'000), 1);
     ASSERT_TRUE(counted) << counted.error().message;
     EXPECT_EQ(*counted, 1u);
 }

@@ -7,12 +7,14 @@
 //   1: a JOSE header, NUL, a claims set: encoded and signed here with the key, so that
 //      verification gets past the signature to the claims.
 //   2: region, NUL, client id, NUL, user id (empty: a partner token), NUL, then bytes for
-//      the lifetime: encode_access_token signs them, and the token is verified.
+//      the lifetime and the token generation: encode_access_token signs them, and the
+//      token is verified.
 //
 // Properties beyond "no crash": a token that verifies names a region and a client, a user
 // token also a user, and expires after now; its unverified region is the verified one;
 // what encode_access_token signs verifies into the same principal when its fields are
-// non-empty UTF-8 text, and any change to the token's last character is refused.
+// non-empty UTF-8 text and the token is within kMaxAccessTokenBytes, and any change to
+// the token's last character is refused.
 
 #include <cstddef>
 #include <cstdint>
@@ -72,16 +74,19 @@ void round_trip(std::string_view rest) {
     std::uint32_t lifetime = 0;
     for (int i = 0; i < 3; ++i) lifetime = lifetime << 8 | fuzz::next_byte(rest);
     principal.expires_at = fuzz::kNow + std::chrono::seconds(1 + lifetime % (30 * 24 * 3600));
+    principal.token_generation = fuzz::next_byte(rest);
 
     std::string token = auth::encode_access_token(principal, fuzz::kNow, kKey);
     const auto verified = verify(token);
-    if (!principal.region.empty() && !principal.client_id.empty() && is_utf8(principal.region) &&
-        is_utf8(principal.client_id) && is_utf8(principal.user_id)) {
+    if (token.size() <= auth::kMaxAccessTokenBytes && !principal.region.empty() &&
+        !principal.client_id.empty() && is_utf8(principal.region) && is_utf8(principal.client_id) &&
+        is_utf8(principal.user_id)) {
         check(verified && verified->kind == principal.kind &&
                   verified->region == principal.region &&
                   verified->client_id == principal.client_id &&
                   verified->user_id == principal.user_id &&
-                  verified->expires_at == principal.expires_at,
+                  verified->expires_at == principal.expires_at &&
+                  verified->token_generation == principal.token_generation,
               "an issued token verifies into its principal");
     }
     token.back() = token.back() == 'A' ? 'B' : 'A';

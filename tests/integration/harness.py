@@ -432,26 +432,39 @@ class Server:
         return False
 
 
-def create_partner(server, name=None, env=None):
-    """Runs `audiodrop-server partner create` on the server's data dir."""
-    name = name or ("partner-" + random_text(8))
+def partner_command(server, *args, env=None):
+    """Runs `audiodrop-server partner ARGS` on the server's stores and returns the one
+    JSON line it prints."""
     run_env = server.env()
     if server.region:
         run_env["AUDIODROP_REGION"] = server.region
     run_env.update(env or {})
-    proc = subprocess.run([server_binary(), "partner", "create", "--name", name,
-                           "--data-dir", server.data_dir],
+    proc = subprocess.run([server_binary(), "partner", *args, "--data-dir", server.data_dir],
                           capture_output=True, timeout=60, env=run_env, stdin=subprocess.DEVNULL)
+    what = f"partner {args[0]}"
     if proc.returncode != 0:
-        raise AssertionError(f"partner create exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
+        raise AssertionError(f"{what} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
     out = proc.stdout.decode().strip()
     lines = out.splitlines()
     if len(lines) != 1:
-        raise AssertionError(f"partner create must print exactly one JSON line, got: {out!r}")
-    cred = json.loads(lines[0])
+        raise AssertionError(f"{what} must print exactly one JSON line, got: {out!r}")
+    return json.loads(lines[0])
+
+
+def create_partner(server, name=None, env=None):
+    """Runs `audiodrop-server partner create` on the server's data dir."""
+    cred = partner_command(server, "create", "--name", name or ("partner-" + random_text(8)),
+                           env=env)
     if not (isinstance(cred, dict) and cred.get("client_id") and cred.get("secret_key")):
         raise AssertionError(f"partner create printed {cred!r}")
     return cred
+
+
+def revoke_tokens(server, client_id):
+    """Runs `audiodrop-server partner revoke-tokens CLIENT_ID`."""
+    printed = partner_command(server, "revoke-tokens", client_id)
+    if printed != {"client_id": client_id, "tokens_revoked": True}:
+        raise AssertionError(f"partner revoke-tokens printed {printed!r}")
 
 
 def http_session():

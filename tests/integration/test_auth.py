@@ -4,6 +4,7 @@ token each endpoint takes, refusals, the token rate limit and region scoping."""
 import base64
 import json
 import os
+import subprocess
 
 import harness
 from harness import assert_api_error, basic_auth
@@ -163,6 +164,41 @@ class Auth(harness.ServerTestCase):
                     continue
                 with open(path, "rb") as f:
                     self.assertNotIn(secret, f.read(), f"secret_key found in clear in {path}")
+
+
+class TokenRevocation(harness.ServerTestCase):
+    def test_revoked_tokens_are_refused_within_seconds_and_new_ones_work(self):
+        partner = harness.create_partner(self.server)
+        tokens = self.api.partner_tokens(partner)
+        user = self.api.user_token(tokens["access_token"])
+        bystander = self.api.new_user(self.partner)  # another partner's user
+        self.assertEqual(self.api.get_file(user, "f_missing").status_code, 404)
+
+        harness.revoke_tokens(self.server, partner["client_id"])
+        # The running server learns of it at its next sync, about a second later.
+        harness.wait_for(lambda: self.api.get_file(user, "f_missing").status_code == 401,
+                         timeout=10, interval=0.1, what="the user token refused")
+        assert_api_error(self.api.get_file(user, "f_missing"), 401, "token_revoked")
+        assert_api_error(self.api.user_token_response(tokens["access_token"], "user-000002"),
+                         401, "token_revoked")
+        assert_api_error(self.api.refresh_response(tokens["refresh_token"]), 401,
+                         "invalid_refresh_token")
+        self.assertEqual(self.api.get_file(bystander, "f_missing").status_code, 404)
+
+        # The partner's credentials still work, and so do the tokens they get now.
+        fresh = self.api.partner_tokens(partner)
+        user = self.api.user_token(fresh["access_token"])
+        self.assertEqual(self.api.get_file(user, "f_missing").status_code, 404)
+        self.assertEqual(self.api.refresh_response(fresh["refresh_token"]).status_code, 200)
+
+    def test_revoking_an_unknown_partner_fails_and_says_so(self):
+        proc = subprocess.run([harness.server_binary(), "partner", "revoke-tokens", "pc_nobody",
+                               "--data-dir", self.server.data_dir],
+                              capture_output=True, timeout=60, env=self.server.env(),
+                              stdin=subprocess.DEVNULL)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertEqual(proc.stdout, b"")
+        self.assertIn(b"pc_nobody", proc.stderr)
 
 
 class TokenRateLimit(harness.ServerTestCase):

@@ -75,6 +75,13 @@ class PostgresCluster:
         password = urllib.parse.quote(self.password, safe="")
         return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{DATABASE}"
 
+    def query(self, sql: str) -> str:
+        """The first column of the first row `sql` returns, as text ("" for none)."""
+        done = subprocess.run(["psql", self.url, "-X", "-t", "-A", "-c", sql],
+                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS,
+                              check=True)
+        return done.stdout.split("\n", 1)[0].strip()
+
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         socket_dir = self.workdir / "socket"

@@ -210,6 +210,64 @@ class TwoReplicas(unittest.TestCase):
                 if r.status_code != 200:
                     assert_api_error(r, 429, "partner_upload_quota")
 
+    def test_partner_request_rate_holds_across_replicas(self):
+        limits = ("--partner-requests-per-minute", "10")
+        with sh.backends.replica(*limits) as c, sh.backends.replica(*limits) as d:
+            cred = create_partner(c)
+            key = f"partner-requests:{cred['client_id']}"
+
+            def shared_count():
+                text = sh.backends.postgres.query(
+                    f"SELECT requests FROM request_counts WHERE key = '{key}'")
+                return int(text or 0)
+
+            def wait_for_count(n):
+                harness.wait_for(lambda: shared_count() == n, timeout=10, interval=0.1,
+                                 what=f"{n} requests counted in PostgreSQL")
+
+            # The limit counts per clock minute: every request goes early in one.
+            harness.wait_for(lambda: time.time() % 60 < 30, timeout=40, interval=0.1,
+                             what="the first 30 s of a clock minute")
+            api_c, api_d = Api(c), Api(d)
+            token = api_c.new_user(cred)  # the first request of the partner's tokens
+            for _ in range(5):
+                self.assertEqual(api_c.get_file(token, "f_missing").status_code, 404)
+            wait_for_count(6)  # replica c shared its count
+            self.assertEqual(api_d.get_file(token, "f_missing").status_code, 404)
+            wait_for_count(7)  # replica d shared its own, and learnt c's
+            statuses = [api_d.get_file(token, "f_missing").status_code for _ in range(4)]
+            self.assertEqual(statuses, [404] * 3 + [429])
+            refused = api_d.get_file(token, "f_missing")
+            assert_api_error(refused, 429, "partner_rate_limited")
+            self.assertGreaterEqual(int(refused.headers["Retry-After"]), 1)
+            wait_for_count(10)  # refused requests are not counted
+            # Replica c learns the total at its next sync, once it counts a request.
+            self.assertEqual(api_c.get_file(token, "f_missing").status_code, 404)
+            wait_for_count(11)
+            assert_api_error(api_c.get_file(token, "f_missing"), 429, "partner_rate_limited")
+            api_c.close()
+            api_d.close()
+
+    def test_revoked_tokens_are_refused_by_every_replica_within_seconds(self):
+        cred = create_partner(self.a)
+        tokens = self.api_a.partner_tokens(cred)
+        user = self.api_a.user_token(tokens["access_token"])
+        for api in (self.api_a, self.api_b):
+            self.assertEqual(api.get_file(user, "f_missing").status_code, 404)
+        # The command runs on neither replica: only the shared database tells them.
+        harness.revoke_tokens(self.a, cred["client_id"])
+        for api in (self.api_a, self.api_b):
+            harness.wait_for(lambda api=api: api.get_file(user, "f_missing").status_code == 401,
+                             timeout=10, interval=0.1, what="the revoked user token refused")
+            assert_api_error(api.get_file(user, "f_missing"), 401, "token_revoked")
+            assert_api_error(api.user_token_response(tokens["access_token"], "user-000002"),
+                             401, "token_revoked")
+        assert_api_error(self.api_b.refresh_response(tokens["refresh_token"]), 401,
+                         "invalid_refresh_token")
+        # Tokens issued on one replica after the revocation work on the other.
+        fresh_user = self.api_a.user_token(self.api_a.partner_tokens(cred)["access_token"])
+        self.assertEqual(self.api_b.get_file(fresh_user, "f_missing").status_code, 404)
+
     def test_a_strangers_token_requests_count_across_replicas(self):
         limits = ("--token-requests-per-minute-per-address", "4")
         # An address no other test sends from: the count lives in the shared database.

@@ -111,6 +111,7 @@ TEST(AccessToken, IsAStandardHs256JwtWithTheDocumentedClaims) {
     EXPECT_EQ(c.at("iat"), core::to_unix(kNow));
     EXPECT_EQ(c.at("exp"), core::to_unix(kNow) + 600);
     EXPECT_FALSE(c.at("jti").get<std::string>().empty());
+    EXPECT_EQ(c.at("gen"), 0);
     // The signature is what any JWT library computes.
     EXPECT_EQ(token, signed_token(header, claims));
 
@@ -121,6 +122,42 @@ TEST(AccessToken, IsAStandardHs256JwtWithTheDocumentedClaims) {
     }());
     EXPECT_EQ(p.at("typ"), "partner");
     EXPECT_FALSE(p.contains("uid"));
+}
+
+TEST(AccessToken, CarriesThePartnersTokenGeneration) {
+    Principal p = user_principal();
+    p.token_generation = 7;
+    const auto r = verify_access_token(encode_access_token(p, kNow, kKey), kKey, kNow);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->token_generation, 7);
+}
+
+TEST(AccessToken, ATokenWithoutAGenerationIsOfTheFirst) {
+    // What builds before token generations signed.
+    const auto r = verify_access_token(signed_token(kHeader, valid_claims().dump()), kKey, kNow);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->token_generation, 0);
+}
+
+TEST(AccessToken, TheLongestUserIdTheServiceTakesFitsInAToken) {
+    Principal p = user_principal();
+    p.user_id.clear();
+    for (int i = 0; i < 120; ++i) p.user_id += "\xf4\x8f\xbf\xbf";  // U+10FFFF, 4 bytes each
+    const std::string token = encode_access_token(p, kNow, kKey);
+    EXPECT_LT(token.size(), kMaxAccessTokenBytes / 4);
+    const auto r = verify_access_token(token, kKey, kNow);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->user_id, p.user_id);
+}
+
+TEST(AccessToken, AWellSignedTokenPastTheSizeLimitIsRefused) {
+    // Found by fuzzing: a region of 1,100 control characters, each escaped to six
+    // bytes, signs into a token over the limit. The service never signs one.
+    Principal p = partner_principal();
+    p.region = std::string(1100, '\x0e');
+    const std::string token = encode_access_token(p, kNow, kKey);
+    EXPECT_GT(token.size(), kMaxAccessTokenBytes);
+    expect_invalid(token);
 }
 
 TEST(AccessToken, EveryTokenHasItsOwnId) {
@@ -271,7 +308,8 @@ TEST(AccessToken, ClaimsOfTheWrongTypeOrValueAreRefused) {
         expect_invalid(with(name, 42));
         expect_invalid(with(name, true));
     }
-    for (const char* name : {"iat", "exp"}) {
+    for (const char* name : {"iat", "exp", "gen"}) {
+        expect_invalid(with(name, nullptr));
         expect_invalid(with(name, std::to_string(core::to_unix(kNow) + 600)));
         expect_invalid(with(name, 1.7e9 + 600.5));
         expect_invalid(with(name, -1));

@@ -512,6 +512,74 @@ TEST_F(AuthServiceTest, RefreshIsLimitedPerAddressBeforeTheTokenIsLookedAt) {
     EXPECT_TRUE(service_->refresh(t.refresh_token, kHere));
 }
 
+TEST_F(AuthServiceTest, RevokedTokensAreRefusedAndNewOnesWork) {
+    const PartnerCredential c = new_partner();
+    const PartnerTokens before = tokens_for(c);
+    auto partner = service_->authenticate(before.access_token);
+    ASSERT_TRUE(partner) << partner.error().message;
+    auto user = service_->issue_user_token(*partner, "user-000001", std::nullopt);
+    ASSERT_TRUE(user) << user.error().message;
+    const PartnerCredential other = new_partner();
+    const PartnerTokens others = tokens_for(other);
+
+    ASSERT_TRUE(service_->revoke_tokens(c.client_id));
+    for (const std::string& token : {before.access_token, user->access_token}) {
+        auto refused = service_->authenticate(token);
+        ASSERT_FALSE(refused);
+        expect_error(refused.error(), ErrorKind::unauthenticated, "token_revoked");
+    }
+    auto refresh = service_->refresh(before.refresh_token, kHere);
+    ASSERT_FALSE(refresh);
+    expect_error(refresh.error(), ErrorKind::unauthenticated, "invalid_refresh_token");
+    // Another partner's tokens are untouched.
+    EXPECT_TRUE(service_->authenticate(others.access_token));
+
+    // The partner asks again, and everything issued from now on works.
+    const PartnerTokens after = tokens_for(c);
+    partner = service_->authenticate(after.access_token);
+    ASSERT_TRUE(partner) << partner.error().message;
+    EXPECT_EQ(partner->token_generation, 1);
+    user = service_->issue_user_token(*partner, "user-000001", std::nullopt);
+    ASSERT_TRUE(user);
+    EXPECT_TRUE(service_->authenticate(user->access_token));
+    EXPECT_TRUE(service_->refresh(after.refresh_token, kHere));
+}
+
+TEST_F(AuthServiceTest, AnotherReplicaRefusesRevokedTokensFromItsNextSync) {
+    AuthService replica(*store_, clock_, std::string(kKey), options_for("us"));
+    const PartnerCredential c = new_partner();
+    const PartnerTokens tokens = tokens_for(c);
+    ASSERT_TRUE(service_->revoke_tokens(c.client_id));
+    // Verifying never waits on the store, so the replica knows only at its sync.
+    EXPECT_TRUE(replica.authenticate(tokens.access_token));
+    ASSERT_TRUE(replica.sync());
+    auto refused = replica.authenticate(tokens.access_token);
+    ASSERT_FALSE(refused);
+    expect_error(refused.error(), ErrorKind::unauthenticated, "token_revoked");
+    // Tokens issued after the revocation work there, synced or not.
+    EXPECT_TRUE(replica.authenticate(tokens_for(c).access_token));
+}
+
+TEST_F(AuthServiceTest, ARefreshTokenIssuedAsTheTokensWereRevokedIsRefused) {
+    const PartnerCredential c = new_partner();
+    ASSERT_TRUE(service_->revoke_tokens(c.client_id));
+    // A token request that read the partner before the revocation stores its refresh
+    // token after it: its generation is the old one.
+    const std::string late = "rt_issued_during_the_revocation";
+    ASSERT_TRUE(store_->add_refresh_token(
+        metadata::RefreshToken{core::to_hex(core::sha256(late)), c.client_id,
+                               clock_.now() + seconds{3600}, /*token_generation=*/0}));
+    auto refused = service_->refresh(late, kHere);
+    ASSERT_FALSE(refused);
+    expect_error(refused.error(), ErrorKind::unauthenticated, "invalid_refresh_token");
+}
+
+TEST_F(AuthServiceTest, RevokingAnUnknownPartnerIsNotFound) {
+    auto refused = service_->revoke_tokens("pc_unknown");
+    ASSERT_FALSE(refused);
+    expect_error(refused.error(), ErrorKind::not_found, "partner_not_found");
+}
+
 TEST_F(AuthServiceTest, EachPartnerHasSoManyApiRequestsAMinute) {
     AuthOptions options = options_for("us");
     options.partner_requests_per_minute = 3;

@@ -44,12 +44,15 @@ std::string query_text(sqlite3* db, const std::string& sql) {
 }
 
 // Takes a database back to schema 2: undoes migrations 4 and 3.
-constexpr const char* kBackToSchema4 =
+const std::string kBackToSchema5 =
+    "ALTER TABLE partners DROP COLUMN token_generation; "
+    "ALTER TABLE refresh_tokens DROP COLUMN token_generation; ";
+const std::string kBackToSchema4 =
+    kBackToSchema5 +
     "DROP TRIGGER partner_upload_counted; DROP TRIGGER partner_upload_closed; "
-    "DROP TRIGGER partner_upload_removed; DROP TABLE partner_open_uploads;";
-constexpr const char* kBackToSchema2 =
-    "DROP TRIGGER partner_upload_counted; DROP TRIGGER partner_upload_closed; "
-    "DROP TRIGGER partner_upload_removed; DROP TABLE partner_open_uploads; "
+    "DROP TRIGGER partner_upload_removed; DROP TABLE partner_open_uploads; ";
+const std::string kBackToSchema2 =
+    kBackToSchema4 +
     "CREATE INDEX uploads_by_owner ON uploads (client_id, user_id, state); "
     "DROP TRIGGER open_upload_counted; DROP TRIGGER open_upload_closed; "
     "DROP TRIGGER open_upload_removed; DROP TABLE open_upload_counts;";
@@ -74,7 +77,7 @@ UploadRecord sample_upload() {
 // Stores uploads a, b and c of sample_upload (users a0000.. when distinct_users) and
 // completes c, then takes the database back to `version` with `downgrade`.
 void store_three_uploads_then_downgrade(const std::string& path, bool distinct_users,
-                                        const char* downgrade, int version) {
+                                        const std::string& downgrade, int version) {
     {
         auto store = open_or_fail(path);
         ASSERT_TRUE(store);
@@ -182,7 +185,7 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema1IsUpgradedKeepingItsRows) {
     ASSERT_TRUE(store);
     auto kept = store->find_partner("pc_kept");
     ASSERT_TRUE(kept && kept->has_value());
-    auto counted = store->count_request("k", core::from_unix(1'700'000'000));
+    auto counted = store->count_requests("k", core::from_unix(1'700'000'000), 1);
     ASSERT_TRUE(counted) << counted.error().message;
     EXPECT_EQ(*counted, 1u);
 }
@@ -230,6 +233,27 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema4CountsThePartnersOpenUploadsAndBytes
     EXPECT_EQ(refused.error().reason, core::Reason::partner_bytes_quota);
     by_bytes.bytes_per_partner = 3 * 123;
     ASSERT_TRUE(store->create_upload(d, by_bytes));
+}
+
+TEST(SqliteMetadataStore, ADatabaseOfSchema5KeepsItsTokensAtTheFirstGeneration) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    {
+        auto store = open_or_fail(path);
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->create_partner(Partner{
+            "pc_kept", "Kept", "us", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", at(0)}));
+        ASSERT_TRUE(store->add_refresh_token({"h_kept", "pc_kept", at(3600), 0}));
+        auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(raw.get(), kBackToSchema5, "drop"));
+        ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 5", "downgrade"));
+    }
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->find_partner("pc_kept").value()->token_generation, 0);
+    EXPECT_EQ(store->find_refresh_token("h_kept", at(0)).value()->token_generation, 0);
+    EXPECT_EQ(store->revoke_partner_tokens("pc_kept").value(), 1);
+    EXPECT_FALSE(store->find_refresh_token("h_kept", at(0)).value());
 }
 
 TEST(SqliteMetadataStore, DatabaseFromNewerBuildIsRefused) {

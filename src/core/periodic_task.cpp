@@ -1,0 +1,28 @@
+#include "core/periodic_task.hpp"
+
+namespace audiodrop::core {
+
+PeriodicTask::PeriodicTask(std::chrono::milliseconds interval, std::function<void()> step)
+    : interval_(interval), step_(std::move(step)), thread_([this] { run(); }) {}
+
+PeriodicTask::~PeriodicTask() { stop(); }
+
+void PeriodicTask::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void PeriodicTask::run() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+        lock.unlock();
+        step_();
+        lock.lock();
+    }
+}
+
+}  // namespace audiodrop::core
