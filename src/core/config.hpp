@@ -76,6 +76,10 @@ struct Config {
     // after a reserve for files and the database) and per source address (IPv6: per /64).
     std::size_t max_connections = 0;
     std::size_t max_connections_per_address = 1024;
+    // Load balancers in front of the listeners (comma-separated networks or addresses):
+    // their connections are not capped per address, and a request through one counts
+    // against the address it names in X-Forwarded-For. Empty: the header is ignored.
+    std::string trusted_proxies;
     std::chrono::seconds idle_timeout{30};
     std::chrono::seconds request_timeout{300};
     std::chrono::seconds shutdown_grace{20};

@@ -38,16 +38,18 @@ void ConnectionGate::Ticket::release() {
     if (gate_ != nullptr) std::exchange(gate_, nullptr)->release(address_);
 }
 
-ConnectionGate::ConnectionGate(std::size_t max_total, std::size_t max_per_address)
-    : max_total_(max_total), max_per_address_(max_per_address) {}
+ConnectionGate::ConnectionGate(std::size_t max_total, std::size_t max_per_address,
+                               TrustedProxies proxies)
+    : max_total_(max_total), max_per_address_(max_per_address), proxies_(std::move(proxies)) {}
 
 ConnectionGate::Verdict ConnectionGate::admit(const boost::asio::ip::address& from,
                                               Ticket& ticket) {
     auto key = address_key(from);
+    const bool capped = max_per_address_ != 0 && !proxies_.trusts(from);
     std::lock_guard lock(mutex_);
     if (max_total_ != 0 && open_ >= max_total_) return Verdict::total_full;
     auto& count = per_address_[key];
-    if (max_per_address_ != 0 && count >= max_per_address_) return Verdict::address_full;
+    if (capped && count >= max_per_address_) return Verdict::address_full;
     ++count;
     ++open_;
     ticket.release();

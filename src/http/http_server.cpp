@@ -44,6 +44,17 @@ asio::awaitable<void> drain(beast::tcp_stream& stream, std::chrono::steady_clock
     }
 }
 
+// Every X-Forwarded-For value of the request, in order, joined as one list.
+std::string forwarded_for(const bhttp::request<bhttp::empty_body>& req) {
+    std::string joined;
+    const auto [first, last] = req.equal_range("X-Forwarded-For");
+    for (auto it = first; it != last; ++it) {
+        if (!joined.empty()) joined += ',';
+        joined += it->value();
+    }
+    return joined;
+}
+
 bool out_of_descriptors(const boost::system::error_code& ec) {
     return ec == asio::error::no_descriptors ||
            ec == boost::system::errc::too_many_files_open_in_system ||
@@ -221,9 +232,8 @@ asio::awaitable<void> HttpServer::refuse(tcp::socket socket, ConnectionGate::Ver
 
 asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
     beast::error_code ignored;
-    const auto remote_ep = conn->stream.socket().remote_endpoint(ignored);
-    const std::string remote = remote_ep.address().to_string();
-    const std::string client_address = address_key(remote_ep.address());
+    const auto peer = conn->stream.socket().remote_endpoint(ignored).address();
+    const bool proxied = gate_.proxies().trusts(peer);
     // Bounded: a header, or a chunk-size line whose extensions never end, can grow it
     // only this far before the read fails.
     beast::flat_buffer buffer(kReadBufferBytes + limits_.max_header_bytes);
@@ -246,17 +256,18 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
                 break;
             }
             if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-                co_await reject(*conn, remote, 431, "header_too_large",
+                co_await reject(*conn, peer.to_string(), 431, "header_too_large",
                                 "the request header is over the limit of " +
                                     std::to_string(limits_.max_header_bytes) + " bytes");
             } else {
-                co_await reject(*conn, remote, 400, "malformed_request",
+                co_await reject(*conn, peer.to_string(), 400, "malformed_request",
                                 "the request could not be parsed as HTTP/1.1: " + ec.message());
             }
             break;
         }
         if (auto problem = framing_problem(parser.get())) {
-            co_await reject(*conn, remote, problem->status, problem->code, problem->message);
+            co_await reject(*conn, peer.to_string(), problem->status, problem->code,
+                            problem->message);
             break;
         }
         {
@@ -264,8 +275,12 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
             conn->busy = true;
         }
         const auto started = std::chrono::steady_clock::now();
+        // Behind a trusted proxy each request names its own client.
+        const auto client =
+            proxied ? gate_.proxies().client_of(peer, forwarded_for(parser.get())) : peer;
+        const std::string remote = client.to_string();
         Exchange exchange(conn->stream, buffer, parser, limits_, core::new_id("req_"),
-                          client_address);
+                          address_key(client));
         co_await handler_.handle(exchange);
         if (!exchange.responded()) {
             exchange.close_after();

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "http/trusted_proxies.hpp"
 #include "server/secrets.hpp"
 
 namespace audiodrop::server {
@@ -176,6 +177,10 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
     option(app, "max-connections-per-address", c.max_connections_per_address,
            "Open connections from one address, IPv6 counted per /64 (0: no cap); past it new "
            "ones get 429");
+    option(app, "trusted-proxies", c.trusted_proxies,
+           "Load balancers in front of the server, as networks or addresses "
+           "(10.0.0.0/8,2001:db8::/32): requests through them count against the client "
+           "address in X-Forwarded-For, and their connections are not capped per address");
     seconds(app, "idle-timeout", v.idle_timeout, c.idle_timeout,
             "Cut a connection that sends or reads nothing for this long");
     seconds(app, "request-timeout", v.request_timeout, c.request_timeout,
@@ -248,6 +253,9 @@ std::optional<std::string> finish_config(core::Config& c, const OptionValues& v)
         return "--token-signing-key must be at least " + std::to_string(kMinTokenSigningKeyChars) +
                " characters, e.g. the output of `openssl rand -base64 48`; leave it unset on a "
                "single node to have one generated into the data dir";
+    }
+    if (auto proxies = http::TrustedProxies::parse(c.trusted_proxies); !proxies) {
+        return "--trusted-proxies: " + proxies.error().message;
     }
     if (auto problem = check_scale_out(c)) return problem;
     if (c.storage_access_key.empty() != c.storage_secret_key.empty()) {

@@ -158,7 +158,9 @@ int serve(core::Config config, const core::Logger& logger) {
 
     const http::ConnectionLimits limits{config.max_header_bytes, config.idle_timeout,
                                         config.request_timeout};
-    http::ConnectionGate gate(connection_cap(config), config.max_connections_per_address);
+    // finish_config checked the list.
+    http::ConnectionGate gate(connection_cap(config), config.max_connections_per_address,
+                              http::TrustedProxies::parse(config.trusted_proxies).value());
     http::HttpServer api(ioc, "api", api_handler, limits, gate, logger);
     api.start(std::move(*api_listener));
     // The embedded endpoint serves clients' bytes only when they are stored here.

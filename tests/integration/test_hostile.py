@@ -13,6 +13,7 @@ import re
 import resource
 import select
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -290,7 +291,9 @@ class TokenFloods(harness.ServerTestCase):
 
 
 # Connections ---------------------------------------------------------------------------------
-class ConnectionCaps(unittest.TestCase):
+class HeldConnections(unittest.TestCase):
+    """Holding connections open from a source address, and reading a refusal."""
+
     def hold(self, count, source, port):
         """`count` connections from `source`, each shown to be served by a /healthz."""
         held = []
@@ -309,6 +312,9 @@ class ConnectionCaps(unittest.TestCase):
     def refused(self, source, port):
         with connect_from(source, port) as sock:
             return read_answer(sock, timeout=10)
+
+
+class ConnectionCaps(HeldConnections):
 
     def test_one_address_cannot_take_every_connection(self):
         with harness.Server("--max-connections-per-address", 8) as server:
@@ -378,6 +384,62 @@ class ConnectionCaps(unittest.TestCase):
 
 
 # Per-partner limits ------------------------------------------------------------------------------
+class BehindALoadBalancer(HeldConnections):
+    """A load balancer at 127.0.0.9 (--trusted-proxies) carries many clients: its
+    connections are not capped per address, and a token request through it counts
+    against the client it names in X-Forwarded-For. Anyone else's header is ignored."""
+
+    LB = "127.0.0.9"
+
+    def token_request(self, server, source, forwarded_for):
+        return harness.request_from(source, server.port, "POST",
+                                    server.base_path + "/oauth/partner/access-token",
+                                    {"Authorization": harness.basic_auth("pc_nobody", "sk_guess"),
+                                     "X-Forwarded-For": forwarded_for})[0]
+
+    def test_limits_count_the_client_behind_a_trusted_proxy(self):
+        with harness.Server("--trusted-proxies", f"{self.LB}/32",
+                            "--token-requests-per-minute-per-address", 2,
+                            "--max-connections-per-address", 2) as server:
+            # The client's own first entry is a lie; the proxy appended the truth.
+            client = "198.51.100.1, 203.0.113.9"
+            statuses = [self.token_request(server, self.LB, client) for _ in range(3)]
+            self.assertEqual(statuses, [401, 401, 429])
+            # Another client behind the same proxy has an allowance of its own.
+            self.assertEqual(self.token_request(server, self.LB, "203.0.113.10"), 401)
+            # A client that is not a trusted proxy cannot pick the address it is counted
+            # under: its header is ignored, and it counts as itself.
+            sneaky = "127.0.0.10"
+            statuses = [self.token_request(server, sneaky, f"203.0.113.{i}") for i in range(3)]
+            self.assertEqual(statuses, [401, 401, 429])
+            # The proxy holds more connections than one address may; others may not.
+            held = self.hold(4, self.LB, server.port) + self.hold(2, sneaky, server.port)
+            try:
+                answer = self.refused(sneaky, server.port)
+                self.assertEqual(statuses_in(answer), [429], answer[:300])
+            finally:
+                for sock in held:
+                    sock.close()
+            # The request log names the client, not the proxy.
+            harness.wait_for(lambda: {"203.0.113.9", "203.0.113.10"} <= self.logged_remotes(server),
+                             timeout=10, what="the clients behind the proxy in the request log")
+            self.assertNotIn(self.LB, self.logged_remotes(server))
+
+    @staticmethod
+    def logged_remotes(server):
+        with open(server.log_path, "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines()
+        return {harness.log_fields(line).get("remote") for line in lines
+                if "/access-token" in line}
+
+    def test_a_malformed_trusted_proxy_list_is_refused_at_start(self):
+        proc = subprocess.run([harness.server_binary(), "serve", "--trusted-proxies",
+                               "10.0.0.0/8,lb.internal", "--data-dir", "/nonexistent"],
+                              capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn(b"lb.internal", proc.stderr)
+
+
 class PartnerLimits(harness.ServerTestCase):
     server_args = ("--max-open-uploads-per-partner", 3, "--max-open-bytes-per-partner", 40 * MiB)
 

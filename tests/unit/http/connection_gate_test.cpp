@@ -26,6 +26,17 @@ TEST(ConnectionGate, CapsEachAddressAndGivesPlacesBack) {
     EXPECT_EQ(gate.admit(a, t3), Verdict::admitted);
 }
 
+TEST(ConnectionGate, TrustedProxiesAreHeldOnlyByTheTotal) {
+    ConnectionGate gate(4, 1, TrustedProxies::parse("10.0.0.0/8").value());
+    const auto proxy = ip::make_address("10.1.2.3");
+    ConnectionGate::Ticket t1, t2, t3, t4, t5;
+    EXPECT_EQ(gate.admit(proxy, t1), Verdict::admitted);
+    EXPECT_EQ(gate.admit(proxy, t2), Verdict::admitted);
+    EXPECT_EQ(gate.admit(proxy, t3), Verdict::admitted);
+    EXPECT_EQ(gate.admit(ip::make_address("192.0.2.1"), t4), Verdict::admitted);
+    EXPECT_EQ(gate.admit(proxy, t5), Verdict::total_full);
+}
+
 TEST(ConnectionGate, CapsTheTotal) {
     ConnectionGate gate(2, 0);
     ConnectionGate::Ticket t1, t2, t3;

@@ -54,5 +54,18 @@ TEST(OptionsFuzzRegression, RefusesThemInAConfigFileToo) {
     std::filesystem::remove(path);
 }
 
+TEST(Options, TrustedProxiesMustBeAddressesOrNetworks) {
+    core::Config config;
+    OptionValues values;
+    ASSERT_TRUE(parse({"--trusted-proxies", "10.0.0.0/8,lb.example.com"}, config, values));
+    const auto problem = finish_config(config, values);
+    ASSERT_TRUE(problem);
+    EXPECT_NE(problem->find("lb.example.com"), std::string::npos) << *problem;
+
+    core::Config good;
+    ASSERT_TRUE(parse({"--trusted-proxies", "10.0.0.0/8, 2001:db8::/32"}, good, values));
+    EXPECT_EQ(good.trusted_proxies, "10.0.0.0/8, 2001:db8::/32");
+}
+
 }  // namespace
 }  // namespace audiodrop::server
