@@ -24,10 +24,15 @@ else
   targets=()
   for source in tests/fuzz/*_fuzz.cpp; do targets+=("$(basename "$source" .cpp)"); done
 fi
-CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DAUDIODROP_FUZZ=ON -DAUDIODROP_WERROR=OFF >/dev/null
-cmake --build "$dir" -j "${JOBS:-2}" --target "${targets[@]}" >/dev/null
 mkdir -p "$dir/crashes" "$dir/logs"
+# Quiet unless it fails; then the build's own output says why.
+if ! { CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+         -DAUDIODROP_FUZZ=ON -DAUDIODROP_WERROR=OFF &&
+       cmake --build "$dir" -j "${JOBS:-2}" --target "${targets[@]}"; } >"$dir/logs/build.log" 2>&1; then
+  tail -40 "$dir/logs/build.log" >&2
+  echo "building the fuzz targets failed: see $dir/logs/build.log" >&2
+  exit 1
+fi
 
 # The last number after `key` ("cov:", "stat::number_of_executed_units:" ...) in a log, or -.
 last_stat() {
