@@ -82,13 +82,17 @@ class Help(unittest.TestCase):
     def test_every_subcommand_lists_the_options_it_takes(self):
         everything = listed_options(self.help_of())
         self.assertLessEqual({"--help", "--config", "--data-dir", "--listen",
-                              "--token-signing-key", "--database-url", "--s3-endpoint"},
+                              "--token-signing-key", "--database-url", "--s3-endpoint",
+                              "--trusted-proxies"},
                              everything)
         self.assertEqual(listed_options(self.help_of("serve")), everything)
         self.assertEqual(listed_options(self.help_of("partner")), everything)
         self.assertEqual(listed_options(self.help_of("partner", "create")),
                          everything | {"--name"})
-        self.assertIn("create", self.help_of("partner"))
+        self.assertEqual(listed_options(self.help_of("partner", "revoke-tokens")), everything)
+        self.assertIn("client_id", self.help_of("partner", "revoke-tokens"))
+        for subcommand in ("create", "revoke-tokens"):
+            self.assertIn(subcommand, self.help_of("partner"))
 
 
 class Precedence(unittest.TestCase):
