@@ -6,8 +6,8 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format clang libclang-rt-14-dev
   libboost1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libargon2-dev libgtest-dev libgmock-dev libcurl4-openssl-dev
-  libpq-dev libpugixml-dev libjemalloc-dev
-  curl sqlite3 python3 python3-requests python3-boto3 python3-botocore awscli
+  libpq-dev libpugixml-dev libjemalloc-dev libavformat-dev libavcodec-dev libavutil-dev
+  curl ffmpeg sqlite3 python3 python3-requests python3-boto3 python3-botocore awscli
   postgresql ceph-mon ceph-osd radosgw ceph-common
 )
 

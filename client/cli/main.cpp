@@ -1,4 +1,5 @@
-// audiodrop: the partner command line, one command per API call plus a resumable upload.
+// audiodrop: the partner command line, one command per API call plus a resumable upload,
+// and `webhook listen`, a local receiver for developing a webhook endpoint.
 // Exit codes: 0 success, 2 usage error, 1 any other failure (one line on stderr).
 
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "core/cli_help.hpp"
 #include "interrupt_watcher.hpp"
 #include "progress_printer.hpp"
+#include "webhook_listener.hpp"
 
 namespace {
 
@@ -155,11 +157,24 @@ int main(int argc, char** argv) {
     download->add_option("-o,--output", out, "Where to write it")->required();
     add_token(download);
 
+    auto* webhook = app.add_subcommand("webhook", "Receive webhooks locally");
+    webhook->require_subcommand(1);
+    webhook->fallthrough();
+    cli::WebhookListenOptions listen_options;
+    auto* listen = webhook->add_subcommand(
+        "listen",
+        "Receive webhooks on a local port: verify both signatures with the secret and print "
+        "each event as one JSON line");
+    listen->fallthrough();
+    cli::add_webhook_listen_options(*listen, listen_options);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : kExitUsage;
     }
+
+    if (listen->parsed()) return cli::run_webhook_listener(listen_options);
 
     auto endpoint = resolve_endpoint(flags);
     if (!endpoint) return fail(endpoint.error());

@@ -60,6 +60,17 @@ struct Config {
     std::uint64_t max_open_bytes_per_partner = 1ULL << 40;  // declared filesizes, 1 TiB
     std::uint64_t min_free_bytes = 1ULL << 30;              // local disk kept free; 1 GiB
 
+    // Hand-off to transcription: what complete does with the bytes (off, record or
+    // enforce; see docs/API.md "Audio facts"), and webhook deliveries.
+    std::string content_check = "record";
+    std::vector<std::chrono::milliseconds> webhook_retry_schedule = {
+        std::chrono::seconds(30), std::chrono::minutes(5), std::chrono::minutes(30),
+        std::chrono::hours(2), std::chrono::hours(24)};
+    std::chrono::seconds webhook_timeout{10};
+    bool webhook_allow_http = false;     // http:// receivers (development, tests)
+    bool webhook_allow_private = false;  // receivers on loopback or private networks
+    unsigned webhook_threads = 8;        // deliveries under way at once
+
     // Tokens.
     std::chrono::seconds partner_token_ttl{2 * 3600};
     std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};

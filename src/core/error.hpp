@@ -17,6 +17,7 @@ enum class ErrorKind {
     conflict,         // 409: the state does not allow this now
     gone,             // 410: the upload has expired
     too_large,        // 413: body or entity over its limit
+    unprocessable,    // 422: well-formed, but the content is not what it claims to be
     rate_limited,     // 429: slow down; Error::retry_after_seconds says how long
     unavailable,      // 503: a store cannot be reached
     storage_full,     // 507: no space left

@@ -16,9 +16,21 @@ void PeriodicTask::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+void PeriodicTask::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        woken_ = true;
+    }
+    wake_.notify_all();
+}
+
 void PeriodicTask::run() {
     std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+    for (;;) {
+        // Returns on a wake-up or once the interval has passed.
+        wake_.wait_for(lock, interval_, [this] { return stopping_ || woken_; });
+        if (stopping_) return;
+        woken_ = false;
         lock.unlock();
         step_();
         lock.lock();

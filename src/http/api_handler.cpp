@@ -13,13 +13,16 @@ using core::ErrorKind;
 using core::make_error;
 
 constexpr std::string_view kFilesPrefix = "/open/partner/files/";
+constexpr std::string_view kWebhooks = "/open/partner/webhooks";
 
 }  // namespace
 
-ApiHandler::ApiHandler(auth::AuthService& auth, upload::UploadService& uploads, Metrics& metrics,
-                       ApiPools pools, ApiOptions options)
+ApiHandler::ApiHandler(auth::AuthService& auth, upload::UploadService& uploads,
+                       events::WebhookService& webhooks, Metrics& metrics, ApiPools pools,
+                       ApiOptions options)
     : auth_(auth),
       uploads_(uploads),
+      webhooks_(webhooks),
       metrics_(metrics),
       pools_(pools),
       options_(std::move(options)) {}
@@ -63,6 +66,29 @@ ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, st
     const auto rel = path.substr(options_.base_path.size());
     for (const auto& e : kApi) {
         if (e.path == rel) return match(e);
+    }
+    if (rel == kWebhooks) {
+        if (auto r = match({rel, bhttp::verb::get, &ApiHandler::list_webhooks})) return r;
+        return match({rel, bhttp::verb::post, &ApiHandler::create_webhook});
+    }
+    if (rel.starts_with(kWebhooks) && rel[kWebhooks.size()] == '/') {
+        // {id}, or {id}/action
+        const auto sub = rel.substr(kWebhooks.size() + 1);
+        const auto slash = sub.find('/');
+        if (sub.empty() || slash == 0) return nullptr;
+        if (slash == std::string_view::npos) {
+            if (auto r = match({rel, bhttp::verb::get, &ApiHandler::get_webhook})) return r;
+            return match({rel, bhttp::verb::delete_, &ApiHandler::delete_webhook});
+        }
+        const auto action = sub.substr(slash + 1);
+        if (action == "rotate-secret") {
+            return match({rel, bhttp::verb::post, &ApiHandler::rotate_webhook_secret});
+        }
+        if (action == "ping") return match({rel, bhttp::verb::post, &ApiHandler::ping_webhook});
+        if (action == "deliveries") {
+            return match({rel, bhttp::verb::get, &ApiHandler::webhook_deliveries});
+        }
+        return nullptr;
     }
     if (rel.starts_with(kFilesPrefix)) {
         const auto id = rel.substr(kFilesPrefix.size());
@@ -132,6 +158,16 @@ core::Result<upload::Owner> ApiHandler::user(const Exchange& ex) const {
     return upload::Owner{principal.client_id, principal.user_id};
 }
 
+core::Result<std::string> ApiHandler::partner(const Exchange& ex) const {
+    AUDIODROP_TRY_ASSIGN(auto principal, bearer(ex));
+    if (principal.kind != auth::TokenKind::partner) {
+        return make_error(ErrorKind::forbidden, "partner_token_required",
+                          "webhook endpoints take a partner access token (client credentials), "
+                          "not a user token");
+    }
+    return std::move(principal.client_id);
+}
+
 asio::awaitable<core::Result<std::string>> ApiHandler::body(Exchange& ex) {
     co_return co_await ex.read_body(options_.max_json_body_bytes);
 }
@@ -148,12 +184,15 @@ asio::awaitable<void> ApiHandler::fail(Exchange& ex, const core::Error& error) {
     co_await ex.send(api_error(error, ex.request_id()));
 }
 
-asio::awaitable<void> ApiHandler::respond(Exchange& ex,
-                                          core::Result<nlohmann::ordered_json> answer) {
+asio::awaitable<void> ApiHandler::respond(Exchange& ex, core::Result<nlohmann::ordered_json> answer,
+                                          unsigned status) {
     if (!answer) {
         co_await fail(ex, answer.error());
+    } else if (status == 204) {
+        StringResponse res{bhttp::status::no_content, 11};
+        co_await ex.send(std::move(res));
     } else {
-        co_await reply(ex, 200, *answer);
+        co_await reply(ex, status, *answer);
     }
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "auth/auth_service.hpp"
+#include "events/webhook_service.hpp"
 #include "http/http_server.hpp"
 #include "http/metrics.hpp"
 #include "http/offload.hpp"
@@ -31,8 +32,9 @@ struct ApiOptions {
 // the network thread never waits for a store.
 class ApiHandler final : public Handler {
   public:
-    ApiHandler(auth::AuthService& auth, upload::UploadService& uploads, Metrics& metrics,
-               ApiPools pools, ApiOptions options);
+    ApiHandler(auth::AuthService& auth, upload::UploadService& uploads,
+               events::WebhookService& webhooks, Metrics& metrics, ApiPools pools,
+               ApiOptions options);
 
     asio::awaitable<void> handle(Exchange& ex) override;
     StringResponse framing_error(unsigned status, std::string_view code, std::string_view message,
@@ -53,6 +55,18 @@ class ApiHandler final : public Handler {
     asio::awaitable<void> abort_upload(Exchange& ex);
     asio::awaitable<void> get_file(Exchange& ex);
     asio::awaitable<void> delete_file(Exchange& ex);
+    // Webhook subscriptions (partner token).
+    asio::awaitable<void> create_webhook(Exchange& ex);
+    asio::awaitable<void> list_webhooks(Exchange& ex);
+    asio::awaitable<void> get_webhook(Exchange& ex);
+    asio::awaitable<void> delete_webhook(Exchange& ex);
+    asio::awaitable<void> rotate_webhook_secret(Exchange& ex);
+    asio::awaitable<void> ping_webhook(Exchange& ex);
+    asio::awaitable<void> webhook_deliveries(Exchange& ex);
+    // A webhook route: checks the partner's token, reads the body (`with_body`), runs
+    // call(client_id, body) -> Result<json> on a worker and answers `status` with it.
+    template <class Call>
+    asio::awaitable<void> partner_call(Exchange& ex, unsigned status, bool with_body, Call call);
     // Operations.
     asio::awaitable<void> healthz(Exchange& ex);
     asio::awaitable<void> readyz(Exchange& ex);
@@ -60,6 +74,8 @@ class ApiHandler final : public Handler {
 
     core::Result<auth::Principal> bearer(const Exchange& ex) const;
     core::Result<upload::Owner> user(const Exchange& ex) const;
+    // The client_id of a partner token.
+    core::Result<std::string> partner(const Exchange& ex) const;
     // A file route: checks the user's token, reads the body (`with_body`), then runs
     // call(owner, body) -> Result<json> on `pool` and answers what it returns.
     template <class Call>
@@ -70,10 +86,12 @@ class ApiHandler final : public Handler {
     asio::awaitable<void> reply(Exchange& ex, unsigned status, const nlohmann::ordered_json& body);
     asio::awaitable<void> fail(Exchange& ex, const core::Error& error);
     // Sends `answer` with 200, or its error.
-    asio::awaitable<void> respond(Exchange& ex, core::Result<nlohmann::ordered_json> answer);
+    asio::awaitable<void> respond(Exchange& ex, core::Result<nlohmann::ordered_json> answer,
+                                  unsigned status = 200);
 
     auth::AuthService& auth_;
     upload::UploadService& uploads_;
+    events::WebhookService& webhooks_;
     Metrics& metrics_;
     ApiPools pools_;
     ApiOptions options_;

@@ -21,6 +21,8 @@ unsigned api_status(core::ErrorKind kind) {
             return 411;
         case K::too_large:
             return 413;
+        case K::unprocessable:
+            return 422;
         case K::rate_limited:
             return 429;
         case K::unavailable:

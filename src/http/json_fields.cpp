@@ -96,6 +96,22 @@ core::Result<std::optional<std::int64_t>> optional_integer(const nlohmann::json&
     return make_error(ErrorKind::invalid_input, code, std::string(name) + " must be an integer");
 }
 
+core::Result<std::vector<std::string>> required_string_array(const nlohmann::json& obj,
+                                                             const char* name, const char* code) {
+    const auto it = obj.find(name);
+    const auto bad = [&] {
+        return make_error(ErrorKind::invalid_input, code,
+                          std::string(name) + " must be an array of strings");
+    };
+    if (it == obj.end() || !it->is_array()) return bad();
+    std::vector<std::string> out;
+    for (const auto& entry : *it) {
+        if (!entry.is_string()) return bad();
+        out.push_back(entry.get<std::string>());
+    }
+    return out;
+}
+
 core::Result<std::vector<upload::RequestedPart>> part_list(const nlohmann::json& obj) {
     const auto bad = [](const std::string& m) {
         return make_error(ErrorKind::invalid_input, "invalid_part_list", m);

@@ -26,6 +26,9 @@ core::Result<std::uint64_t> required_positive_integer(const nlohmann::json& obj,
                                                       const char* code);
 core::Result<std::optional<std::int64_t>> optional_integer(const nlohmann::json& obj,
                                                            const char* name, const char* code);
+// An array of strings; invalid_input `code` otherwise.
+core::Result<std::vector<std::string>> required_string_array(const nlohmann::json& obj,
+                                                             const char* name, const char* code);
 // part_list: an array of {"PartNumber": int, "ETag": string}.
 core::Result<std::vector<upload::RequestedPart>> part_list(const nlohmann::json& obj);
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -9,10 +10,12 @@
 #include "core/error.hpp"
 #include "metadata/records.hpp"
 #include "metadata/upload_quota.hpp"
+#include "metadata/webhook_records.hpp"
 
 namespace audiodrop::metadata {
 
-// Durable metadata: partners, refresh tokens, uploads and files.
+// Durable metadata: partners, refresh tokens, uploads and files, and the webhook
+// subscriptions and outbox.
 //
 // Every method is one transaction and is safe to call from many threads at once.
 // Failures of the store itself come back as ErrorKind::unavailable; a lookup that
@@ -61,18 +64,23 @@ class MetadataStore {
     virtual core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,
                                                            const std::string& user_id) = 0;
 
+    // The state changes below take the event they cause, or null: when one is given and
+    // a subscription of its partner takes it, the event and its deliveries are written
+    // in the same transaction as the change (and not at all when the change is not made).
+
     // Compare-and-set from open to completed, with the result fields. Returns false
     // (and changes nothing) when the upload is no longer open: of two replicas that
     // complete one upload at once, exactly one gets true.
     virtual core::Result<bool> mark_completed(const std::string& file_id,
-                                              const std::string& file_md5,
-                                              const std::string& part_list_digest,
-                                              core::TimePoint completed_at) = 0;
+                                              const Completion& completion,
+                                              const OutboxEvent* event) = 0;
     // Compare-and-set of the state; false when the state was not `from`.
     virtual core::Result<bool> transition(const std::string& file_id, UploadState from,
-                                          UploadState to) = 0;
-    // Removes the record for good (DELETE of a file, or after the sweep).
-    virtual core::Result<void> remove_upload(const std::string& file_id) = 0;
+                                          UploadState to, const OutboxEvent* event) = 0;
+    // Removes the record for good (DELETE of a file, or after the sweep). Removing an
+    // unknown file_id succeeds and writes no event.
+    virtual core::Result<void> remove_upload(const std::string& file_id,
+                                             const OutboxEvent* event) = 0;
     // Open uploads whose expires_at is before `now`, oldest first, at most `limit`.
     virtual core::Result<std::vector<UploadRecord>> find_expired_open(core::TimePoint now,
                                                                       std::size_t limit) = 0;
@@ -91,6 +99,49 @@ class MetadataStore {
                                                        std::uint64_t requests) = 0;
     // Forgets the keys whose latest window started before `before`.
     virtual core::Result<void> forget_request_counts(core::TimePoint before) = 0;
+
+    // Webhook subscriptions, each visible to its partner alone. create_webhook refuses
+    // (rate_limited "too_many_webhooks") a partner that has max_per_partner already.
+    virtual core::Result<void> create_webhook(const WebhookSubscription& s,
+                                              std::size_t max_per_partner) = 0;
+    // Oldest first.
+    virtual core::Result<std::vector<WebhookSubscription>> list_webhooks(
+        const std::string& client_id) = 0;
+    virtual core::Result<std::optional<WebhookSubscription>> find_webhook(
+        const std::string& client_id, const std::string& id) = 0;
+    // Deletes the subscription with its deliveries and their history; false when the
+    // partner has no such subscription.
+    virtual core::Result<bool> delete_webhook(const std::string& client_id,
+                                              const std::string& id) = 0;
+    // Makes `secret` the subscription's secret; the one it replaces keeps signing until
+    // previous_expires_at. The updated subscription, or nullopt when there is none.
+    virtual core::Result<std::optional<WebhookSubscription>> rotate_webhook_secret(
+        const std::string& client_id, const std::string& id, const std::string& secret,
+        core::TimePoint previous_expires_at) = 0;
+    // Writes an event that no state change causes (a ping). False when no subscription
+    // takes it.
+    virtual core::Result<bool> add_event(const OutboxEvent& event) = 0;
+
+    // Claims up to `limit` deliveries due at `now` that no live lease holds, the oldest
+    // due first, leasing each until now + lease under the token `claim`. Replicas that
+    // claim at once get disjoint deliveries; one whose holder died is claimed again once
+    // its lease ends, so every event is sent at least once.
+    virtual core::Result<std::vector<ClaimedDelivery>> claim_deliveries(
+        core::TimePoint now, std::chrono::milliseconds lease, std::size_t limit,
+        const std::string& claim) = 0;
+    // Records an attempt of a claimed delivery and ends the claim: delivered when
+    // `delivered`, else due again at attempt.next_attempt_at, or failed for good when
+    // that is nullopt. False (nothing recorded) when the claim was lost: its lease ran
+    // out and another replica claimed the delivery.
+    virtual core::Result<bool> record_delivery_attempt(const DeliveryAttempt& attempt,
+                                                       const std::string& claim,
+                                                       bool delivered) = 0;
+    // A subscription's latest attempts, newest first.
+    virtual core::Result<std::vector<DeliveryAttempt>> list_delivery_attempts(
+        const std::string& subscription_id, std::size_t limit) = 0;
+    // Forgets finished deliveries (delivered or failed), their attempts and events, of
+    // events created before `before`. Returns how many deliveries it forgot.
+    virtual core::Result<std::size_t> forget_webhook_history(core::TimePoint before) = 0;
 };
 
 }  // namespace audiodrop::metadata

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "metadata/postgres_schema.hpp"
+#include "metadata/postgres_store_access.hpp"
 #include "metadata/sql_encoding.hpp"
 
 namespace audiodrop::metadata {
@@ -18,10 +19,6 @@ using sql::kUploadColumns;
 using sql::partner_not_found;
 using sql::to_sql;
 using sql::to_sql_limit;
-
-// Serialization failures and deadlocks clear up on a retry; keep it short.
-constexpr int kMaxAttempts = 5;
-constexpr auto kRetryPause = std::chrono::milliseconds(20);
 
 // The advisory-lock key space of the per-owner quota lock (two int4 keys, so it never
 // meets the one-bigint migration lock); the second key is a hash of the owner.
@@ -64,6 +61,8 @@ core::Result<UploadRecord> read_upload(const QueryResult& r, int row) {
     }
     u.file_md5 = r.text(row, 14);
     u.part_list_digest = r.text(row, 15);
+    u.audio = r.text(row, 16);
+    u.audio_problem = r.text(row, 17);
     return u;
 }
 
@@ -77,7 +76,7 @@ core::Result<std::vector<UploadRecord>> read_uploads(const QueryResult& r) {
     return out;
 }
 
-// The upload's columns as parameters $1..$16, in kUploadColumns order.
+// The upload's columns as parameters $1..$18, in kUploadColumns order.
 Params upload_params(const UploadRecord& u) {
     std::optional<std::int64_t> completed_at;
     if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
@@ -97,7 +96,9 @@ Params upload_params(const UploadRecord& u) {
         .add(core::to_unix(u.expires_at))
         .add(completed_at)
         .add(u.file_md5)
-        .add(u.part_list_digest);
+        .add(u.part_list_digest)
+        .add(u.audio)
+        .add(u.audio_problem);
     return p;
 }
 
@@ -109,22 +110,6 @@ PostgresMetadataStore::PostgresMetadataStore(std::unique_ptr<postgres::Connectio
 PostgresMetadataStore::~PostgresMetadataStore() = default;
 
 int PostgresMetadataStore::schema_version() { return postgres::latest_schema_version(); }
-
-template <class Operation>
-auto PostgresMetadataStore::with_connection(Operation operation)
-    -> decltype(operation(std::declval<Connection&>())) {
-    for (int attempt = 1;; ++attempt) {
-        {
-            AUDIODROP_TRY_ASSIGN(auto lease, pool_->acquire());
-            lease->clear_transient_failure();
-            auto result = operation(*lease);
-            if (result || !lease->saw_transient_failure() || attempt == kMaxAttempts) {
-                return result;
-            }
-        }
-        std::this_thread::sleep_for(kRetryPause * attempt);
-    }
-}
 
 core::Result<std::unique_ptr<PostgresMetadataStore>> PostgresMetadataStore::open(
     const std::string& url, Options options) {
@@ -274,12 +259,12 @@ core::Result<void> PostgresMetadataStore::create_upload(const UploadRecord& u,
             "INSERT INTO uploads (" + std::string(kUploadColumns) +
                 ") SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::text, "
                 "$7::bigint, $8::bigint, $9::text, $10::text, $11::text, $12::bigint, "
-                "$13::bigint, $14::bigint, $15::text, $16::text "
+                "$13::bigint, $14::bigint, $15::text, $16::text, $17::text, $18::text "
                 "WHERE (SELECT count(*) FROM uploads WHERE client_id = $3::text "
-                "AND user_id = $4::text AND state = 'open') < $17::bigint "
-                "AND coalesce((SELECT open < $18::bigint AND ($19::bigint IS NULL OR bytes <= "
-                "$19::bigint - $5::bigint) FROM partner_open_uploads WHERE client_id = $3::text), "
-                "$19::bigint IS NULL OR $5::bigint <= $19::bigint)",
+                "AND user_id = $4::text AND state = 'open') < $19::bigint "
+                "AND coalesce((SELECT open < $20::bigint AND ($21::bigint IS NULL OR bytes <= "
+                "$21::bigint - $5::bigint) FROM partner_open_uploads WHERE client_id = $3::text), "
+                "$21::bigint IS NULL OR $5::bigint <= $21::bigint)",
             params);
         if (is_uniqueness_violation(r)) {
             return core::make_error(core::ErrorKind::conflict, "upload_exists",
@@ -333,40 +318,52 @@ core::Result<std::uint64_t> PostgresMetadataStore::count_open_uploads(const std:
 }
 
 core::Result<bool> PostgresMetadataStore::mark_completed(const std::string& file_id,
-                                                         const std::string& file_md5,
-                                                         const std::string& part_list_digest,
-                                                         core::TimePoint completed_at) {
+                                                         const Completion& completion,
+                                                         const OutboxEvent* event) {
     return with_connection([&](Connection& c) -> core::Result<bool> {
+        AUDIODROP_TRY_ASSIGN(auto tx, postgres::Transaction::begin(c));
         AUDIODROP_TRY_ASSIGN(auto r, c.exec("UPDATE uploads SET state = 'completed', "
                                             "file_md5 = $1, part_list_digest = $2, "
-                                            "completed_at = $3 "
-                                            "WHERE file_id = $4 AND state = 'open'",
+                                            "completed_at = $3, audio = $4, audio_problem = $5 "
+                                            "WHERE file_id = $6 AND state = 'open'",
                                             Params()
-                                                .add(file_md5)
-                                                .add(part_list_digest)
-                                                .add(core::to_unix(completed_at))
+                                                .add(completion.file_md5)
+                                                .add(completion.part_list_digest)
+                                                .add(core::to_unix(completion.completed_at))
+                                                .add(completion.audio)
+                                                .add(completion.audio_problem)
                                                 .add(file_id),
                                             "complete an upload"));
-        return r.affected_rows() > 0;
+        if (r.affected_rows() == 0) return false;
+        if (event) AUDIODROP_TRY(postgres::insert_event(c, *event));
+        AUDIODROP_TRY(tx.commit());
+        return true;
     });
 }
 
 core::Result<bool> PostgresMetadataStore::transition(const std::string& file_id, UploadState from,
-                                                     UploadState to) {
+                                                     UploadState to, const OutboxEvent* event) {
     return with_connection([&](Connection& c) -> core::Result<bool> {
+        AUDIODROP_TRY_ASSIGN(auto tx, postgres::Transaction::begin(c));
         AUDIODROP_TRY_ASSIGN(
             auto r, c.exec("UPDATE uploads SET state = $3 WHERE file_id = $1 AND state = $2",
                            Params().add(file_id).add(to_string(from)).add(to_string(to)),
                            "change the state of an upload"));
-        return r.affected_rows() > 0;
+        if (r.affected_rows() == 0) return false;
+        if (event) AUDIODROP_TRY(postgres::insert_event(c, *event));
+        AUDIODROP_TRY(tx.commit());
+        return true;
     });
 }
 
-core::Result<void> PostgresMetadataStore::remove_upload(const std::string& file_id) {
+core::Result<void> PostgresMetadataStore::remove_upload(const std::string& file_id,
+                                                        const OutboxEvent* event) {
     return with_connection([&](Connection& c) -> core::Result<void> {
-        AUDIODROP_TRY(c.exec("DELETE FROM uploads WHERE file_id = $1", Params().add(file_id),
-                             "remove an upload"));
-        return {};
+        AUDIODROP_TRY_ASSIGN(auto tx, postgres::Transaction::begin(c));
+        AUDIODROP_TRY_ASSIGN(auto r, c.exec("DELETE FROM uploads WHERE file_id = $1",
+                                            Params().add(file_id), "remove an upload"));
+        if (event && r.affected_rows() > 0) AUDIODROP_TRY(postgres::insert_event(c, *event));
+        return tx.commit();
     });
 }
 

@@ -14,7 +14,7 @@ constexpr std::int64_t kMigrationLockKey = 0x617564696f64726f;
 
 // Same layout as the SQLite store. Times are unix seconds; filesize and chunk_size
 // hold a uint64 bit pattern in a BIGINT, as SQLite's INTEGER does.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -104,6 +104,62 @@ CREATE TRIGGER partner_open_uploads_kept AFTER INSERT OR DELETE OR UPDATE OF sta
     R"sql(
 ALTER TABLE partners ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE refresh_tokens ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
+)sql",
+    // 5: audio facts of completed files; webhook subscriptions and the event outbox.
+    // Webhook times are unix milliseconds.
+    R"sql(
+ALTER TABLE uploads ADD COLUMN audio TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN audio_problem TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE webhook_subscriptions (
+    id                         TEXT PRIMARY KEY,
+    client_id                  TEXT NOT NULL,
+    url                        TEXT NOT NULL,
+    events                     TEXT NOT NULL,
+    description                TEXT NOT NULL,
+    secret                     TEXT NOT NULL,
+    previous_secret            TEXT NOT NULL,
+    previous_secret_expires_at BIGINT NOT NULL,
+    created_at                 BIGINT NOT NULL
+);
+CREATE INDEX webhook_subscriptions_by_partner ON webhook_subscriptions (client_id, created_at);
+
+CREATE TABLE webhook_events (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    object_key TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX webhook_events_by_time ON webhook_events (created_at);
+
+CREATE TABLE webhook_deliveries (
+    event_id        TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts        BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    lease_until     BIGINT NOT NULL,
+    claim           TEXT NOT NULL,
+    PRIMARY KEY (event_id, subscription_id)
+);
+-- claim_deliveries
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries (subscription_id);
+
+CREATE TABLE webhook_attempts (
+    subscription_id TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    attempt         BIGINT NOT NULL,
+    event_type      TEXT NOT NULL,
+    status          BIGINT NOT NULL,
+    error           TEXT NOT NULL,
+    attempted_at    BIGINT NOT NULL,
+    next_attempt_at BIGINT,
+    PRIMARY KEY (subscription_id, event_id, attempt)
+);
+CREATE INDEX webhook_attempts_by_time ON webhook_attempts (subscription_id, attempted_at);
 )sql",
 };
 

@@ -51,6 +51,20 @@ struct UploadRecord {
     std::optional<core::TimePoint> completed_at;
     std::string file_md5;          // hex, set when completed
     std::string part_list_digest;  // hex SHA-256 of the accepted part list
+    // What the completed bytes were found to be: the audio facts as a JSON object, and a
+    // sentence when they are not the audio the filetype declares. Both empty when the
+    // file was not probed.
+    std::string audio;
+    std::string audio_problem;
+};
+
+// What a complete records with the state change.
+struct Completion {
+    std::string file_md5;
+    std::string part_list_digest;
+    core::TimePoint completed_at;
+    std::string audio;
+    std::string audio_problem;
 };
 
 }  // namespace audiodrop::metadata

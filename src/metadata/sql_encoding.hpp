@@ -4,14 +4,17 @@
 // uploads columns in the order both read them, and how unsigned values fit their
 // signed 64-bit integer columns.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 #include "metadata/records.hpp"
+#include "metadata/webhook_records.hpp"
 
 namespace audiodrop::metadata::sql {
 
@@ -19,7 +22,33 @@ namespace audiodrop::metadata::sql {
 inline constexpr std::string_view kUploadColumns =
     "file_id, upload_id, client_id, user_id, filesize, filetype, chunk_size, part_count, "
     "object_key, storage_upload_id, state, created_at, expires_at, completed_at, file_md5, "
-    "part_list_digest";
+    "part_list_digest, audio, audio_problem";
+
+// The webhook_subscriptions columns, in the order both stores read them.
+inline constexpr std::string_view kWebhookColumns =
+    "id, client_id, url, events, description, secret, previous_secret, "
+    "previous_secret_expires_at, created_at";
+
+// kWebhookColumns, each qualified with a table alias ("s." -> "s.id, s.client_id, ...").
+std::string qualified_webhook_columns(std::string_view alias);
+
+// A subscription's events as a column holds them: comma-separated, and the other way.
+std::string join_events(const std::vector<std::string>& events);
+std::vector<std::string> split_events(std::string_view stored);
+
+// Webhook times are kept in milliseconds: retries can be due sooner than a second.
+inline std::int64_t to_unix_ms(core::TimePoint t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+inline core::TimePoint from_unix_ms(std::int64_t ms) {
+    return core::TimePoint{std::chrono::milliseconds{ms}};
+}
+
+// The state a delivery is left in by an attempt.
+inline std::string_view delivery_state_after(const DeliveryAttempt& a, bool delivered) {
+    if (delivered) return "delivered";
+    return a.next_attempt_at ? "pending" : "failed";
+}
 
 // SQL integers are signed 64-bit; sizes keep their bit pattern and round-trip.
 inline std::int64_t to_sql(std::uint64_t v) { return static_cast<std::int64_t>(v); }
@@ -34,6 +63,12 @@ inline std::int64_t to_sql_limit(std::size_t limit) {
 inline core::Error partner_not_found(const std::string& client_id) {
     return core::make_error(core::ErrorKind::not_found, "partner_not_found",
                             "No partner has client_id " + client_id + ".");
+}
+
+inline core::Error too_many_webhooks(std::size_t max_per_partner) {
+    return core::make_error(core::ErrorKind::rate_limited, "too_many_webhooks",
+                            "This partner has " + std::to_string(max_per_partner) +
+                                " webhooks, the most allowed; delete one first.");
 }
 
 // The state column of upload `file_id`; a value no build writes means corruption.

@@ -9,6 +9,7 @@
 
 #include "metadata/sql_encoding.hpp"
 #include "metadata/sqlite_schema.hpp"
+#include "metadata/sqlite_store_access.hpp"
 
 namespace audiodrop::metadata {
 namespace {
@@ -18,22 +19,13 @@ using sql::kUploadColumns;
 using sql::partner_not_found;
 using sql::to_sql;
 using sql::to_sql_limit;
+using sqlite::is_uniqueness_violation;
+using sqlite::run;
 using sqlite::Statement;
 
 // Another process may hold the write lock for a moment (a migration, a checkpoint);
 // wait that long before reporting the store unavailable.
 constexpr int kBusyTimeoutMs = 5000;
-
-bool is_uniqueness_violation(int rc) {
-    return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
-}
-
-// Runs a statement that returns no rows.
-core::Result<void> run(Statement& stmt, std::string_view doing) {
-    auto row = stmt.step(doing);
-    if (!row) return row.error();
-    return {};
-}
 
 core::Result<UploadRecord> read_upload(const Statement& s) {
     UploadRecord u;
@@ -53,6 +45,8 @@ core::Result<UploadRecord> read_upload(const Statement& s) {
     if (!s.is_null(13)) u.completed_at = core::from_unix(s.int64(13));
     u.file_md5 = s.text(14);
     u.part_list_digest = s.text(15);
+    u.audio = s.text(16);
+    u.audio_problem = s.text(17);
     return u;
 }
 
@@ -94,7 +88,11 @@ core::Result<std::string> switch_to_wal(sqlite3* db) {
 // Writes that share one transaction at most: a bound on how long the first waits.
 constexpr std::size_t kMaxBatch = 512;
 
-core::Result<sqlite::Connection> open_connection(const std::string& path, int flags) {
+}  // namespace
+
+namespace sqlite {
+
+core::Result<Connection> open_connection(const std::string& path, int flags) {
     sqlite3* raw = nullptr;
     // NOMUTEX: each connection has one user at a time (the batch leader, or a reader
     // taken from the pool).
@@ -111,7 +109,7 @@ core::Result<sqlite::Connection> open_connection(const std::string& path, int fl
     return db;
 }
 
-}  // namespace
+}  // namespace sqlite
 
 SqliteMetadataStore::SqliteMetadataStore(std::string path, sqlite::Connection writer)
     : path_(std::move(path)), writer_(std::move(writer)), committer_([this] { commit_loop(); }) {}
@@ -130,7 +128,7 @@ int SqliteMetadataStore::schema_version() { return sqlite::latest_schema_version
 core::Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(
     const std::string& path) {
     AUDIODROP_TRY_ASSIGN(auto db,
-                         open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+                         sqlite::open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
     auto mode = switch_to_wal(db.get());
     if (!mode) return mode.error();
     if (*mode != "wal") {
@@ -146,41 +144,6 @@ core::Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(
     auto migrated = sqlite::migrate(db.get());
     if (!migrated) return migrated.error();
     return std::unique_ptr<SqliteMetadataStore>(new SqliteMetadataStore(path, std::move(db)));
-}
-
-template <class Op>
-auto SqliteMetadataStore::write(Op op) -> std::invoke_result_t<Op&, sqlite::Session&> {
-    using R = std::invoke_result_t<Op&, sqlite::Session&>;
-    // Shared with the committer, which may still hold it when the waiter has gone on.
-    struct Waiting {
-        std::optional<R> result;
-        std::binary_semaphore finished{0};
-    };
-    auto waiting = std::make_shared<Waiting>();
-    auto w = std::make_shared<PendingWrite>();
-    w->run = [&op, waiting](sqlite::Session& s) {
-        waiting->result.emplace(op(s));
-        return static_cast<bool>(*waiting->result);
-    };
-    w->fail = [waiting](const core::Error& e) { waiting->result.emplace(e); };
-    w->finished = [waiting] { waiting->finished.release(); };
-    enqueue(std::move(w));
-    waiting->finished.acquire();
-    return std::move(*waiting->result);
-}
-
-template <class Op, class Done>
-void SqliteMetadataStore::write_async(Op op, Done done) {
-    using R = std::invoke_result_t<Op&, sqlite::Session&>;
-    auto result = std::make_shared<std::optional<R>>();
-    auto w = std::make_shared<PendingWrite>();
-    w->run = [op = std::move(op), result](sqlite::Session& s) mutable {
-        result->emplace(op(s));
-        return static_cast<bool>(**result);
-    };
-    w->fail = [result](const core::Error& e) { result->emplace(e); };
-    w->finished = [result, done = std::move(done)]() mutable { done(std::move(**result)); };
-    enqueue(std::move(w));
 }
 
 void SqliteMetadataStore::enqueue(std::shared_ptr<PendingWrite> w) {
@@ -240,26 +203,6 @@ void SqliteMetadataStore::commit_batch(const std::vector<std::shared_ptr<Pending
     if (auto committed = tx->commit(); !committed) fail_all(committed.error());
 }
 
-template <class Op>
-auto SqliteMetadataStore::read(Op op) -> std::invoke_result_t<Op&, sqlite::Session&> {
-    std::unique_ptr<sqlite::Session> session;
-    {
-        std::lock_guard lock(readers_mutex_);
-        if (!idle_readers_.empty()) {
-            session = std::move(idle_readers_.back());
-            idle_readers_.pop_back();
-        }
-    }
-    if (!session) {
-        AUDIODROP_TRY_ASSIGN(auto db, open_connection(path_, SQLITE_OPEN_READWRITE));
-        session = std::make_unique<sqlite::Session>(std::move(db));
-    }
-    auto result = op(*session);
-    std::lock_guard lock(readers_mutex_);
-    idle_readers_.push_back(std::move(session));
-    return result;
-}
-
 core::Result<void> SqliteMetadataStore::create_partner(const Partner& p) {
     return write([&](sqlite::Session& s) -> core::Result<void> {
         AUDIODROP_TRY_ASSIGN(auto stmt,
@@ -297,20 +240,22 @@ core::Result<std::optional<Partner>> SqliteMetadataStore::find_partner(
 
 core::Result<std::int64_t> SqliteMetadataStore::revoke_partner_tokens(
     const std::string& client_id) {
-    return write([&](sqlite::Session& s) -> core::Result<std::int64_t> {
-        AUDIODROP_TRY_ASSIGN(auto raise, s.statement("UPDATE partners SET token_generation = "
-                                                     "token_generation + 1 WHERE client_id = ? "
-                                                     "RETURNING token_generation"));
-        raise.bind(1, client_id);
-        AUDIODROP_TRY_ASSIGN(const bool found, raise.step("revoke a partner's tokens"));
-        if (!found) return partner_not_found(client_id);
-        const std::int64_t generation = raise.int64(0);
-        AUDIODROP_TRY(raise.step("revoke a partner's tokens"));
-        AUDIODROP_TRY_ASSIGN(auto forget,
-                             s.statement("DELETE FROM refresh_tokens WHERE client_id = ?"));
-        forget.bind(1, client_id);
-        AUDIODROP_TRY(run(forget, "delete a partner's refresh tokens"));
-        return generation;
+    return write([&](sqlite::Session& s) {
+        return sqlite::as_one_write(s, [&]() -> core::Result<std::int64_t> {
+            AUDIODROP_TRY_ASSIGN(auto raise, s.statement("UPDATE partners SET token_generation = "
+                                                         "token_generation + 1 WHERE client_id = ? "
+                                                         "RETURNING token_generation"));
+            raise.bind(1, client_id);
+            AUDIODROP_TRY_ASSIGN(const bool found, raise.step("revoke a partner's tokens"));
+            if (!found) return partner_not_found(client_id);
+            const std::int64_t generation = raise.int64(0);
+            AUDIODROP_TRY(raise.step("revoke a partner's tokens"));
+            AUDIODROP_TRY_ASSIGN(auto forget,
+                                 s.statement("DELETE FROM refresh_tokens WHERE client_id = ?"));
+            forget.bind(1, client_id);
+            AUDIODROP_TRY(run(forget, "delete a partner's refresh tokens"));
+            return generation;
+        });
     });
 }
 
@@ -408,10 +353,10 @@ core::Result<void> insert_upload(sqlite::Session& s, const UploadRecord& u,
     AUDIODROP_TRY_ASSIGN(
         auto stmt,
         s.statement("INSERT INTO uploads (" + std::string(kUploadColumns) +
-                    ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                    ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                     "WHERE coalesce((SELECT open FROM open_upload_counts WHERE client_id = ?3 "
-                    "AND user_id = ?4), 0) < ?17 AND coalesce((SELECT open < ?18 AND bytes <= "
-                    "?19 - ?5 FROM partner_open_uploads WHERE client_id = ?3), ?5 <= ?19)"));
+                    "AND user_id = ?4), 0) < ?19 AND coalesce((SELECT open < ?20 AND bytes <= "
+                    "?21 - ?5 FROM partner_open_uploads WHERE client_id = ?3), ?5 <= ?21)"));
     std::optional<std::int64_t> completed_at;
     if (u.completed_at) completed_at = core::to_unix(*u.completed_at);
     stmt.bind(1, u.file_id)
@@ -430,9 +375,11 @@ core::Result<void> insert_upload(sqlite::Session& s, const UploadRecord& u,
         .bind(14, completed_at)
         .bind(15, u.file_md5)
         .bind(16, u.part_list_digest)
-        .bind(17, quota_limit(quota.open_per_user))
-        .bind(18, quota_limit(quota.open_per_partner))
-        .bind(19, quota_limit(quota.bytes_per_partner));
+        .bind(17, u.audio)
+        .bind(18, u.audio_problem)
+        .bind(19, quota_limit(quota.open_per_user))
+        .bind(20, quota_limit(quota.open_per_partner))
+        .bind(21, quota_limit(quota.bytes_per_partner));
     const int rc = stmt.step_raw();
     if (is_uniqueness_violation(rc)) {
         return core::make_error(core::ErrorKind::conflict, "upload_exists",
@@ -486,40 +433,56 @@ core::Result<std::uint64_t> SqliteMetadataStore::count_open_uploads(const std::s
 }
 
 core::Result<bool> SqliteMetadataStore::mark_completed(const std::string& file_id,
-                                                       const std::string& file_md5,
-                                                       const std::string& part_list_digest,
-                                                       core::TimePoint completed_at) {
-    return write([&](sqlite::Session& s) -> core::Result<bool> {
-        AUDIODROP_TRY_ASSIGN(auto stmt,
-                             s.statement("UPDATE uploads SET state = 'completed', file_md5 = ?, "
-                                         "part_list_digest = ?, completed_at = ? "
-                                         "WHERE file_id = ? AND state = 'open'"));
-        stmt.bind(1, file_md5)
-            .bind(2, part_list_digest)
-            .bind(3, core::to_unix(completed_at))
-            .bind(4, file_id);
-        AUDIODROP_TRY(run(stmt, "complete an upload"));
-        return sqlite3_changes(s.db()) > 0;
+                                                       const Completion& completion,
+                                                       const OutboxEvent* event) {
+    return write([&](sqlite::Session& s) {
+        return sqlite::as_one_write(s, [&]() -> core::Result<bool> {
+            AUDIODROP_TRY_ASSIGN(
+                auto stmt, s.statement("UPDATE uploads SET state = 'completed', file_md5 = ?, "
+                                       "part_list_digest = ?, completed_at = ?, audio = ?, "
+                                       "audio_problem = ? WHERE file_id = ? AND state = 'open'"));
+            stmt.bind(1, completion.file_md5)
+                .bind(2, completion.part_list_digest)
+                .bind(3, core::to_unix(completion.completed_at))
+                .bind(4, completion.audio)
+                .bind(5, completion.audio_problem)
+                .bind(6, file_id);
+            AUDIODROP_TRY(run(stmt, "complete an upload"));
+            if (sqlite3_changes(s.db()) == 0) return false;
+            if (event) AUDIODROP_TRY(sqlite::insert_event(s, *event));
+            return true;
+        });
     });
 }
 
 core::Result<bool> SqliteMetadataStore::transition(const std::string& file_id, UploadState from,
-                                                   UploadState to) {
-    return write([&](sqlite::Session& s) -> core::Result<bool> {
-        AUDIODROP_TRY_ASSIGN(
-            auto stmt,
-            s.statement("UPDATE uploads SET state = ?3 WHERE file_id = ?1 AND state = ?2"));
-        stmt.bind(1, file_id).bind(2, to_string(from)).bind(3, to_string(to));
-        AUDIODROP_TRY(run(stmt, "change the state of an upload"));
-        return sqlite3_changes(s.db()) > 0;
+                                                   UploadState to, const OutboxEvent* event) {
+    return write([&](sqlite::Session& s) {
+        return sqlite::as_one_write(s, [&]() -> core::Result<bool> {
+            AUDIODROP_TRY_ASSIGN(
+                auto stmt,
+                s.statement("UPDATE uploads SET state = ?3 WHERE file_id = ?1 AND state = ?2"));
+            stmt.bind(1, file_id).bind(2, to_string(from)).bind(3, to_string(to));
+            AUDIODROP_TRY(run(stmt, "change the state of an upload"));
+            if (sqlite3_changes(s.db()) == 0) return false;
+            if (event) AUDIODROP_TRY(sqlite::insert_event(s, *event));
+            return true;
+        });
     });
 }
 
-core::Result<void> SqliteMetadataStore::remove_upload(const std::string& file_id) {
-    return write([&](sqlite::Session& s) -> core::Result<void> {
-        AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("DELETE FROM uploads WHERE file_id = ?"));
-        stmt.bind(1, file_id);
-        return run(stmt, "remove an upload");
+core::Result<void> SqliteMetadataStore::remove_upload(const std::string& file_id,
+                                                      const OutboxEvent* event) {
+    return write([&](sqlite::Session& s) {
+        return sqlite::as_one_write(s, [&]() -> core::Result<void> {
+            AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("DELETE FROM uploads WHERE file_id = ?"));
+            stmt.bind(1, file_id);
+            AUDIODROP_TRY(run(stmt, "remove an upload"));
+            if (event && sqlite3_changes(s.db()) > 0) {
+                AUDIODROP_TRY(sqlite::insert_event(s, *event));
+            }
+            return {};
+        });
     });
 }
 

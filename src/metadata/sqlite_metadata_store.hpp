@@ -77,18 +77,38 @@ class SqliteMetadataStore final : public MetadataStore {
     core::Result<std::uint64_t> count_open_uploads(const std::string& client_id,
                                                    const std::string& user_id) override;
 
-    core::Result<bool> mark_completed(const std::string& file_id, const std::string& file_md5,
-                                      const std::string& part_list_digest,
-                                      core::TimePoint completed_at) override;
-    core::Result<bool> transition(const std::string& file_id, UploadState from,
-                                  UploadState to) override;
-    core::Result<void> remove_upload(const std::string& file_id) override;
+    core::Result<bool> mark_completed(const std::string& file_id, const Completion& completion,
+                                      const OutboxEvent* event) override;
+    core::Result<bool> transition(const std::string& file_id, UploadState from, UploadState to,
+                                  const OutboxEvent* event) override;
+    core::Result<void> remove_upload(const std::string& file_id, const OutboxEvent* event) override;
     core::Result<std::vector<UploadRecord>> find_expired_open(core::TimePoint now,
                                                               std::size_t limit) override;
     core::Result<std::vector<UploadRecord>> find_abandoned(std::size_t limit) override;
     core::Result<std::uint64_t> count_requests(const std::string& key, core::TimePoint window_start,
                                                std::uint64_t requests) override;
     core::Result<void> forget_request_counts(core::TimePoint before) override;
+
+    core::Result<void> create_webhook(const WebhookSubscription& s,
+                                      std::size_t max_per_partner) override;
+    core::Result<std::vector<WebhookSubscription>> list_webhooks(
+        const std::string& client_id) override;
+    core::Result<std::optional<WebhookSubscription>> find_webhook(const std::string& client_id,
+                                                                  const std::string& id) override;
+    core::Result<bool> delete_webhook(const std::string& client_id, const std::string& id) override;
+    core::Result<std::optional<WebhookSubscription>> rotate_webhook_secret(
+        const std::string& client_id, const std::string& id, const std::string& secret,
+        core::TimePoint previous_expires_at) override;
+    core::Result<bool> add_event(const OutboxEvent& event) override;
+    core::Result<std::vector<ClaimedDelivery>> claim_deliveries(core::TimePoint now,
+                                                                std::chrono::milliseconds lease,
+                                                                std::size_t limit,
+                                                                const std::string& claim) override;
+    core::Result<bool> record_delivery_attempt(const DeliveryAttempt& attempt,
+                                               const std::string& claim, bool delivered) override;
+    core::Result<std::vector<DeliveryAttempt>> list_delivery_attempts(
+        const std::string& subscription_id, std::size_t limit) override;
+    core::Result<std::size_t> forget_webhook_history(core::TimePoint before) override;
 
   private:
     // One write waiting for its batch: run() executes it in the batch's transaction and

@@ -11,7 +11,7 @@ namespace {
 
 // STRICT tables make SQLite refuse a value of the wrong type instead of storing it.
 // Times are unix seconds; filesize and chunk_size hold a uint64 bit pattern.
-constexpr std::array<std::string_view, 6> kMigrations = {
+constexpr std::array<std::string_view, 7> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -140,6 +140,62 @@ END;
     R"sql(
 ALTER TABLE partners ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE refresh_tokens ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 7: audio facts of completed files; webhook subscriptions and the event outbox.
+    // Webhook times are unix milliseconds.
+    R"sql(
+ALTER TABLE uploads ADD COLUMN audio TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN audio_problem TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE webhook_subscriptions (
+    id                         TEXT PRIMARY KEY,
+    client_id                  TEXT NOT NULL,
+    url                        TEXT NOT NULL,
+    events                     TEXT NOT NULL,
+    description                TEXT NOT NULL,
+    secret                     TEXT NOT NULL,
+    previous_secret            TEXT NOT NULL,
+    previous_secret_expires_at INTEGER NOT NULL,
+    created_at                 INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_subscriptions_by_partner ON webhook_subscriptions (client_id, created_at);
+
+CREATE TABLE webhook_events (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    object_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_events_by_time ON webhook_events (created_at);
+
+CREATE TABLE webhook_deliveries (
+    event_id        TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts        INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until     INTEGER NOT NULL,
+    claim           TEXT NOT NULL,
+    PRIMARY KEY (event_id, subscription_id)
+) STRICT, WITHOUT ROWID;
+-- claim_deliveries
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries (subscription_id);
+
+CREATE TABLE webhook_attempts (
+    subscription_id TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    attempt         INTEGER NOT NULL,
+    event_type      TEXT NOT NULL,
+    status          INTEGER NOT NULL,
+    error           TEXT NOT NULL,
+    attempted_at    INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    PRIMARY KEY (subscription_id, event_id, attempt)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX webhook_attempts_by_time ON webhook_attempts (subscription_id, attempted_at);
 )sql",
 };
 

@@ -37,6 +37,35 @@ void seconds(CLI::App& app, const std::string& flag, std::int64_t& raw, std::chr
     option(app, flag, raw, help + " (seconds)")->check(CLI::Range(std::int64_t{1}, kMaxSeconds));
 }
 
+// "30s,5m,2h,1d,500ms": waits of a retry schedule, each at most a week.
+std::optional<std::vector<std::chrono::milliseconds>> parse_schedule(std::string_view text) {
+    std::vector<std::chrono::milliseconds> out;
+    constexpr std::int64_t kMaxMs = 7LL * 24 * 3600 * 1000;
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        const auto item = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        std::size_t digits = 0;
+        while (digits < item.size() && digits < 12 &&
+               std::isdigit(static_cast<unsigned char>(item[digits]))) {
+            ++digits;
+        }
+        if (digits == 0) return std::nullopt;
+        const std::int64_t n = std::stoll(std::string(item.substr(0, digits)));
+        const auto unit = item.substr(digits);
+        const std::int64_t ms = unit == "ms"  ? n
+                                : unit == "s" ? n * 1000
+                                : unit == "m" ? n * 60'000
+                                : unit == "h" ? n * 3'600'000
+                                : unit == "d" ? n * 86'400'000
+                                              : -1;
+        if (ms < 0 || ms > kMaxMs) return std::nullopt;
+        out.emplace_back(ms);
+    }
+    if (out.empty() || out.size() > 20) return std::nullopt;
+    return out;
+}
+
 bool is_http_url(std::string_view url) {
     return url.starts_with("http://") || url.starts_with("https://");
 }
@@ -169,6 +198,26 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
     option(app, "partner-requests-per-minute", c.partner_requests_per_minute,
            "API requests one partner's tokens may make per minute (0: no limit); on PostgreSQL "
            "replicas share the count, each adding its own every second");
+    option(app, "content-check", c.content_check,
+           "What complete-upload does with the bytes: off; record (probe them with libavformat "
+           "and show the audio facts, or why they are not the declared audio); enforce (also "
+           "refuse them with 422 content_mismatch)")
+        ->check(CLI::IsMember({"off", "record", "enforce"}));
+    v.webhook_retry_schedule = "30s,5m,30m,2h,24h";
+    option(app, "webhook-retry-schedule", v.webhook_retry_schedule,
+           "Waits before each retry of a webhook delivery that failed, comma-separated with "
+           "units ms, s, m, h, d; after the last the delivery has failed for good");
+    seconds(app, "webhook-timeout", v.webhook_timeout, c.webhook_timeout,
+            "Longest a webhook receiver may take to answer one delivery");
+    app.add_flag("--webhook-allow-http", c.webhook_allow_http,
+                 "Accept http:// webhook URLs (development only: deliveries go unencrypted)")
+        ->envname(env_name("webhook-allow-http"));
+    app.add_flag("--webhook-allow-private", c.webhook_allow_private,
+                 "Let webhooks reach loopback, private and link-local addresses (receivers on "
+                 "the same network; never on a multi-tenant host)")
+        ->envname(env_name("webhook-allow-private"));
+    option(app, "webhook-threads", c.webhook_threads, "Webhook deliveries under way at once")
+        ->check(CLI::Range(1u, 256u));
     option(app, "max-header-bytes", c.max_header_bytes, "Largest request header");
     option(app, "max-json-body-bytes", c.max_json_body_bytes, "Largest JSON request body");
     option(app, "max-connections", c.max_connections,
@@ -213,6 +262,14 @@ std::optional<std::string> finish_config(core::Config& c, const OptionValues& v)
     c.idle_timeout = std::chrono::seconds(v.idle_timeout);
     c.request_timeout = std::chrono::seconds(v.request_timeout);
     c.shutdown_grace = std::chrono::seconds(v.shutdown_grace);
+    c.webhook_timeout = std::chrono::seconds(v.webhook_timeout);
+    if (auto schedule = parse_schedule(v.webhook_retry_schedule)) {
+        c.webhook_retry_schedule = std::move(*schedule);
+    } else {
+        return "--webhook-retry-schedule takes 1 to 20 waits of at most 7 days, e.g. "
+               "30s,5m,30m,2h,24h; got '" +
+               v.webhook_retry_schedule + "'";
+    }
     for (const auto& entry : v.region_hosts) {
         const auto eq = entry.find('=');
         if (eq == std::string::npos || eq == 0) {

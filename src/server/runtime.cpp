@@ -14,6 +14,8 @@
 #include "auth/auth_service.hpp"
 #include "core/periodic_task.hpp"
 #include "core/repeated_warning.hpp"
+#include "events/event_dispatcher.hpp"
+#include "events/webhook_service.hpp"
 #include "http/api_handler.hpp"
 #include "http/http_server.hpp"
 #include "http/storage_handler.hpp"
@@ -75,6 +77,22 @@ upload::UploadOptions upload_options(const core::Config& c) {
     o.max_open_uploads_per_partner = c.max_open_uploads_per_partner;
     o.max_open_bytes_per_partner = c.max_open_bytes_per_partner;
     o.min_free_bytes = c.min_free_bytes;
+    // finish_config checked the word.
+    o.content_check = upload::content_check_from_string(c.content_check).value();
+    return o;
+}
+
+webhook::DestinationPolicy destination_policy(const core::Config& c) {
+    return webhook::DestinationPolicy{c.webhook_allow_http, c.webhook_allow_private};
+}
+
+events::DispatchOptions dispatch_options(const core::Config& c) {
+    events::DispatchOptions o;
+    o.retry_schedule = c.webhook_retry_schedule;
+    o.send.timeout = c.webhook_timeout;
+    o.send.policy = destination_policy(c);
+    o.max_in_flight = c.webhook_threads;
+    o.download_url_ttl = c.download_url_ttl;
     return o;
 }
 
@@ -89,6 +107,29 @@ void watch_hashing(http::Metrics& metrics, const storage::LocalObjectStore* loca
                         [local] { return local->hashing_stats().background_bytes; });
     metrics.add_counter("audiodrop_md5_bytes_total{phase=\"complete\"}", help,
                         [local] { return local->hashing_stats().complete_bytes; });
+}
+
+// What handing files on costs: probes of completed files, and webhook attempts.
+void watch_hand_off(http::Metrics& metrics, const upload::UploadService& uploads,
+                    const events::EventDispatcher& dispatcher) {
+    metrics.add_counter("audiodrop_probes_total", "Completed files probed for audio facts.",
+                        [&uploads] { return uploads.probe_stats().probes; });
+    metrics.add_counter("audiodrop_probe_bytes_read_total",
+                        "Bytes the audio probes read from the object store.",
+                        [&uploads] { return uploads.probe_stats().bytes_read; });
+    metrics.add_counter("audiodrop_probe_microseconds_total", "Wall time spent probing.",
+                        [&uploads] { return uploads.probe_stats().microseconds; });
+    metrics.add_counter("audiodrop_probes_not_declared_audio_total",
+                        "Probes that found other than the audio the filetype declares.",
+                        [&uploads] { return uploads.probe_stats().not_declared_audio; });
+    const std::string help = "Webhook delivery attempts by outcome.";
+    metrics.add_counter("audiodrop_webhook_attempts_total{outcome=\"delivered\"}", help,
+                        [&dispatcher] { return dispatcher.stats().delivered; });
+    metrics.add_counter("audiodrop_webhook_attempts_total{outcome=\"failed\"}", help,
+                        [&dispatcher] { return dispatcher.stats().failed_attempts; });
+    metrics.add_counter("audiodrop_webhook_deliveries_given_up_total",
+                        "Webhook deliveries that failed after their last retry.",
+                        [&dispatcher] { return dispatcher.stats().given_up; });
 }
 
 // SIGTERM and SIGINT are taken synchronously by the main thread: blocked here before
@@ -147,12 +188,21 @@ int serve(core::Config config, const core::Logger& logger) {
     if (!objects) return fail(logger, objects.error());
 
     auth::AuthService auth(**metadata, clock, config.token_signing_key, auth_options(config));
-    upload::UploadService uploads(**metadata, *objects->store, clock, upload_options(config),
+    events::EventDispatcher dispatcher(**metadata, *objects->store, clock, pools.webhook, *logger,
+                                       dispatch_options(config));
+    auto uploading = upload_options(config);
+    uploading.event_written = [&dispatcher] { dispatcher.wake(); };
+    upload::UploadService uploads(**metadata, *objects->store, clock, std::move(uploading),
                                   &pools.storage);
+    events::WebhookService webhooks(**metadata, clock,
+                                    events::WebhookOptions{.policy = destination_policy(config)},
+                                    [&dispatcher] { dispatcher.wake(); });
     http::Metrics metrics;
-    metrics.watch_pools({&pools.metadata, &pools.storage, &pools.hash, &pools.argon2});
+    metrics.watch_pools(
+        {&pools.metadata, &pools.storage, &pools.hash, &pools.argon2, &pools.webhook});
     watch_hashing(metrics, objects->local);
-    http::ApiHandler api_handler(auth, uploads, metrics,
+    watch_hand_off(metrics, uploads, dispatcher);
+    http::ApiHandler api_handler(auth, uploads, webhooks, metrics,
                                  http::ApiPools{pools.metadata, pools.storage, pools.argon2},
                                  http::ApiOptions{config.base_path, config.max_json_body_bytes});
 
@@ -187,7 +237,7 @@ int serve(core::Config config, const core::Logger& logger) {
 
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
-    Sweeper sweeper(uploads, config.sweep_interval, logger);
+    Sweeper sweeper(uploads, webhooks, config.sweep_interval, logger);
     // What replicas share (request counts) reaches this one within about a second. A
     // store that stays unreachable is logged once a minute, not every second.
     core::RepeatedWarning sync_failures(std::chrono::minutes(1));
@@ -221,6 +271,7 @@ int serve(core::Config config, const core::Logger& logger) {
     if (storage_server) storage_server->stop();
     sweeper.stop();
     auth_sync.stop();
+    dispatcher.stop();
     const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
     while (open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

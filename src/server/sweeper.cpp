@@ -5,8 +5,12 @@ namespace {
 constexpr std::size_t kBatch = 500;
 }
 
-Sweeper::Sweeper(upload::UploadService& uploads, std::chrono::seconds interval, core::Logger logger)
-    : uploads_(uploads), logger_(std::move(logger)), task_(interval, [this] { sweep_once(); }) {}
+Sweeper::Sweeper(upload::UploadService& uploads, events::WebhookService& webhooks,
+                 std::chrono::seconds interval, core::Logger logger)
+    : uploads_(uploads),
+      webhooks_(webhooks),
+      logger_(std::move(logger)),
+      task_(interval, [this] { sweep_once(); }) {}
 
 template <class Step>
 void Sweeper::sweep(const char* what, Step step) {
@@ -27,6 +31,7 @@ void Sweeper::sweep(const char* what, Step step) {
 void Sweeper::sweep_once() {
     sweep("expired_uploads", [this] { return uploads_.sweep_expired(kBatch); });
     sweep("purged_uploads", [this] { return uploads_.purge_abandoned(kBatch); });
+    sweep("forgotten_deliveries", [this] { return webhooks_.forget_history(); });
 }
 
 }  // namespace audiodrop::server

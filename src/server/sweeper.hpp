@@ -4,15 +4,18 @@
 
 #include "core/log.hpp"
 #include "core/periodic_task.hpp"
+#include "events/webhook_service.hpp"
 #include "upload/upload_service.hpp"
 
 namespace audiodrop::server {
 
 // Every `interval`, on its own thread until stop(): expires open uploads past their
-// expiry and purges aborted and expired ones past their retention.
+// expiry, purges aborted and expired ones past their retention, and forgets finished
+// webhook deliveries past theirs.
 class Sweeper {
   public:
-    Sweeper(upload::UploadService& uploads, std::chrono::seconds interval, core::Logger logger);
+    Sweeper(upload::UploadService& uploads, events::WebhookService& webhooks,
+            std::chrono::seconds interval, core::Logger logger);
     void stop() { task_.stop(); }
 
   private:
@@ -21,6 +24,7 @@ class Sweeper {
     void sweep(const char* what, Step step);
 
     upload::UploadService& uploads_;
+    events::WebhookService& webhooks_;
     core::Logger logger_;
     core::PeriodicTask task_;  // last: its first step may come before the constructor ends
 };

@@ -42,10 +42,12 @@ WorkerPools::WorkerPools(const core::Config& c)
       storage(pool(c, "storage", or_default(c.storage_threads, storage_default(c)), 10)),
       hash(pool(c, "hash", or_default(c.hash_threads, cores()))),
       // Logins wait a little rather than take the CPU from uploads in flight.
-      argon2(pool(c, "argon2", or_default(c.argon2_threads, cores()), 5)) {}
+      argon2(pool(c, "argon2", or_default(c.argon2_threads, cores()), 5)),
+      // The dispatcher claims only what its threads can send at once.
+      webhook(core::WorkerPool::Options{"webhook", c.webhook_threads, c.webhook_threads, 0}) {}
 
 void WorkerPools::stop() {
-    for (auto* p : {&metadata, &storage, &hash, &argon2}) p->stop();
+    for (auto* p : {&metadata, &storage, &hash, &argon2, &webhook}) p->stop();
 }
 
 }  // namespace audiodrop::server

@@ -18,6 +18,8 @@ struct WorkerPools {
     core::WorkerPool storage;
     core::WorkerPool hash;
     core::WorkerPool argon2;
+    // Webhook deliveries, each a POST waiting up to --webhook-timeout.
+    core::WorkerPool webhook;
 };
 
 // Network threads for `config`.

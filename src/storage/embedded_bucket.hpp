@@ -45,17 +45,6 @@ class PartWriter {
     }
 };
 
-// Reads a completed object; safe to use from one thread at a time.
-class ObjectReader {
-  public:
-    virtual ~ObjectReader() = default;
-    virtual std::uint64_t size() const = 0;
-    virtual const std::string& md5() const = 0;  // lowercase hex
-    virtual core::TimePoint last_modified() const = 0;
-    // Reads up to out.size() bytes at `offset`; returns how many were read (0 at end).
-    virtual core::Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
-};
-
 // What the embedded S3 endpoint needs from the local object store: the bucket it
 // serves, a sink for part bytes and a reader for objects. The endpoint verifies
 // signatures itself before it calls any of this.

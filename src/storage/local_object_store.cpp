@@ -375,6 +375,20 @@ core::Result<ObjectInfo> LocalObjectStore::complete(
     return complete_locked(key, upload_id, *wanted, expected_md5);
 }
 
+core::Result<std::unique_ptr<ObjectReader>> LocalObjectStore::read_upload(
+    const std::string& key, const std::string& upload_id, const std::vector<PartRef>& parts) {
+    if (!is_valid_key(key) || !is_valid_upload_id(upload_id)) return no_such_upload(upload_id);
+    AUDIODROP_TRY_ASSIGN(const auto wanted, normalise_part_list(parts));
+    auto guard = upload_locks_.lock(upload_id);
+    AUDIODROP_TRY(find_upload(key, upload_id));
+    AUDIODROP_TRY_ASSIGN(const auto manifest, build_manifest(key, upload_id, wanted));
+    // The reader holds every part file open: a part replaced after this lock is released
+    // leaves the bytes read here as they were.
+    AUDIODROP_TRY_ASSIGN(auto reader,
+                         LocalObjectReader::open(layout_.upload_dir(upload_id), manifest));
+    return std::unique_ptr<ObjectReader>(std::move(reader));
+}
+
 core::Result<ObjectInfo> LocalObjectStore::complete_locked(
     const std::string& key, const std::string& upload_id, const std::vector<PartRef>& parts,
     const std::optional<std::string>& expected_md5) {

@@ -112,6 +112,12 @@ class LocalObjectStore final : public ObjectStore, public EmbeddedBucket {
     core::Result<std::string> presign_get(const std::string& key,
                                           std::chrono::seconds ttl) override;
     core::Result<ObjectInfo> stat(const std::string& key) override;
+    core::Result<std::unique_ptr<ObjectReader>> read_object(const std::string& key) override {
+        return open_object(key);
+    }
+    core::Result<std::unique_ptr<ObjectReader>> read_upload(
+        const std::string& key, const std::string& upload_id,
+        const std::vector<PartRef>& parts) override;
     core::Result<void> remove(const std::string& key) override;
     // What the filesystem under the root still gives an unprivileged writer.
     std::optional<std::uint64_t> free_bytes() const override;

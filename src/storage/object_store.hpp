@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,17 @@ struct PartRef {
 struct ObjectInfo {
     std::uint64_t size = 0;
     std::string md5;  // lowercase hex MD5 of the whole object
+};
+
+// Reads a completed object; safe to use from one thread at a time.
+class ObjectReader {
+  public:
+    virtual ~ObjectReader() = default;
+    virtual std::uint64_t size() const = 0;
+    virtual const std::string& md5() const = 0;  // lowercase hex
+    virtual core::TimePoint last_modified() const = 0;
+    // Reads up to out.size() bytes at `offset`; returns how many were read (0 at end).
+    virtual core::Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
 };
 
 // Where the bytes live. The service never carries a byte itself: clients PUT parts and
@@ -67,6 +80,17 @@ class ObjectStore {
     virtual core::Result<std::string> presign_get(const std::string& key,
                                                   std::chrono::seconds ttl) = 0;
     virtual core::Result<ObjectInfo> stat(const std::string& key) = 0;
+    // Reads the completed object `key`; not_found "NoSuchKey".
+    virtual core::Result<std::unique_ptr<ObjectReader>> read_object(const std::string& key) = 0;
+    // Reads the bytes an open upload's `parts` would become, before it is completed,
+    // where the store can (a local disk keeps them as files); null where it cannot (S3
+    // assembles an upload only by completing it). Fails as complete does on a part list
+    // that does not match the stored parts.
+    virtual core::Result<std::unique_ptr<ObjectReader>> read_upload(
+        const std::string& /*key*/, const std::string& /*upload_id*/,
+        const std::vector<PartRef>& /*parts*/) {
+        return std::unique_ptr<ObjectReader>();
+    }
     // Deletes the object; deleting an absent object succeeds (S3 semantics).
     virtual core::Result<void> remove(const std::string& key) = 0;
     // Bytes the store can still take, where it knows them (a local disk); nullopt where

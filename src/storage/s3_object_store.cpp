@@ -8,6 +8,7 @@
 #include "s3/s3_xml.hpp"
 #include "storage/content_type.hpp"
 #include "storage/etag.hpp"
+#include "storage/s3_object_reader.hpp"
 
 namespace audiodrop::storage {
 namespace {
@@ -209,6 +210,11 @@ core::Result<ObjectInfo> S3ObjectStore::stat(const std::string& key) {
     const std::string etag = normalise_etag(r.header("etag").value_or(""));
     if (etag.size() == 32 && etag.find('-') == std::string::npos) info.md5 = etag;
     return info;
+}
+
+core::Result<std::unique_ptr<ObjectReader>> S3ObjectStore::read_object(const std::string& key) {
+    AUDIODROP_TRY_ASSIGN(auto reader, S3ObjectReader::open(client_, key));
+    return std::unique_ptr<ObjectReader>(std::move(reader));
 }
 
 core::Result<void> S3ObjectStore::remove(const std::string& key) {

@@ -51,6 +51,7 @@ class S3ObjectStore final : public ObjectStore {
     core::Result<std::string> presign_get(const std::string& key,
                                           std::chrono::seconds ttl) override;
     core::Result<ObjectInfo> stat(const std::string& key) override;
+    core::Result<std::unique_ptr<ObjectReader>> read_object(const std::string& key) override;
     core::Result<void> remove(const std::string& key) override;
 
   private:

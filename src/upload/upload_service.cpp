@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/ids.hpp"
+#include "upload/upload_events.hpp"
 
 namespace audiodrop::upload {
 namespace {
@@ -51,6 +52,18 @@ bool is_quota_refusal(const core::Error& e) {
     return e.reason == core::Reason::open_upload_quota ||
            e.reason == core::Reason::partner_upload_quota ||
            e.reason == core::Reason::partner_bytes_quota;
+}
+
+core::Error content_mismatch(const std::string& problem, std::string_view outcome) {
+    return make_error(ErrorKind::unprocessable, "content_mismatch",
+                      problem + "; " + std::string(outcome));
+}
+
+// A store's refusal of the part list (S3's InvalidPart, InvalidPartOrder...): a part was
+// replaced after the list was checked, say. The API names it as its own check does.
+core::Error in_api_words(const core::Error& store_error) {
+    if (store_error.kind != ErrorKind::invalid_input) return store_error;
+    return make_error(ErrorKind::invalid_input, "invalid_part", store_error.message);
 }
 
 core::Error upload_not_found() {
@@ -260,6 +273,8 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
     // A store that no longer knows the upload may have assembled it for a concurrent
     // complete: its complete is idempotent for the same parts and answers for that.
 
+    bool probed = false;
+    AUDIODROP_TRY_ASSIGN(auto findings, probe_before_complete(u, parts, probed));
     auto object = objects_.complete(u.object_key, u.storage_upload_id, parts, want_md5);
     if (!object) {
         switch (object.error().reason) {
@@ -269,34 +284,104 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
                     object.error().message +
                         "; the upload is still open: re-send the parts and complete again");
             case core::Reason::upload_consumed:
-                return discarded_for_md5(u, object.error());
+                return discarded(u, object.error());
             default:
                 // The store failed or lost the upload under us: a concurrent complete,
                 // abort or sweep that got there first says so in the record.
-                return decided_elsewhere(owner, u, digest, object.error());
+                return decided_elsewhere(owner, u, digest, in_api_words(object.error()));
         }
     }
-    AUDIODROP_TRY_ASSIGN(auto won,
-                         metadata_.mark_completed(u.file_id, object->md5, digest, clock_.now()));
+    if (!probed && options_.content_check != ContentCheck::off) {
+        AUDIODROP_TRY_ASSIGN(findings, probe_completed(u));
+        if (options_.content_check == ContentCheck::enforce && !findings.problem.empty()) {
+            (void)objects_.remove(u.object_key);  // else purge_abandoned removes it
+            return discarded(
+                u, make_error(ErrorKind::unprocessable, "content_mismatch", findings.problem));
+        }
+    }
+    u.state = UploadState::completed;
+    u.file_md5 = object->md5;
+    u.part_list_digest = digest;
+    u.audio = findings.audio;
+    u.audio_problem = findings.problem;
+    const auto now = clock_.now();
+    const auto event = file_uploaded_event(u, now);
+    AUDIODROP_TRY_ASSIGN(
+        auto won, metadata_.mark_completed(u.file_id,
+                                           metadata::Completion{object->md5, digest, now,
+                                                                findings.audio, findings.problem},
+                                           &event));
     if (!won) {
         return decided_elsewhere(
             owner, u, digest,
             make_error(ErrorKind::conflict, "upload_completed",
                        "this upload was completed concurrently; retry to see its result"));
     }
-    u.state = UploadState::completed;
-    u.file_md5 = object->md5;
-    u.part_list_digest = digest;
+    if (options_.event_written) options_.event_written();
     return completed_answer(u);
 }
 
-core::Error UploadService::discarded_for_md5(const UploadRecord& u, const core::Error& mismatch) {
+core::Result<AudioFindings> UploadService::probe_before_complete(
+    const UploadRecord& u, const std::vector<storage::PartRef>& parts, bool& probed) {
+    probed = false;
+    if (options_.content_check == ContentCheck::off) return AudioFindings{};
+    auto reader = objects_.read_upload(u.object_key, u.storage_upload_id, parts);
+    // Null: the store reads it only once assembled. A failure is complete's to report,
+    // which knows what a concurrent complete or abort means; the bytes are probed after.
+    if (!reader || !*reader) return AudioFindings{};
+    probed = true;
+    AUDIODROP_TRY_ASSIGN(auto findings, probe(**reader, u));
+    if (options_.content_check == ContentCheck::enforce && !findings.problem.empty()) {
+        return content_mismatch(findings.problem,
+                                "the upload is still open: re-send the right bytes and complete "
+                                "again, or abort it");
+    }
+    return findings;
+}
+
+core::Result<AudioFindings> UploadService::probe_completed(const UploadRecord& u) {
+    AUDIODROP_TRY_ASSIGN(auto reader, objects_.read_object(u.object_key));
+    return probe(*reader, u);
+}
+
+core::Result<AudioFindings> UploadService::probe(storage::ObjectReader& reader,
+                                                 const UploadRecord& u) {
+    const auto started = std::chrono::steady_clock::now();
+    AUDIODROP_TRY_ASSIGN(auto findings, inspect_audio(reader, u.filetype, options_.probe_limits));
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    probes_.fetch_add(1, std::memory_order_relaxed);
+    probe_bytes_.fetch_add(findings.bytes_read, std::memory_order_relaxed);
+    probe_microseconds_.fetch_add(static_cast<std::uint64_t>(took.count()),
+                                  std::memory_order_relaxed);
+    if (!findings.problem.empty()) {
+        probes_not_declared_audio_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return findings;
+}
+
+UploadService::ProbeStats UploadService::probe_stats() const {
+    return ProbeStats{probes_.load(), probe_bytes_.load(), probe_microseconds_.load(),
+                      probes_not_declared_audio_.load()};
+}
+
+core::Result<bool> UploadService::transition_with_event(const UploadRecord& u, UploadState to) {
+    const auto now = clock_.now();
+    const auto event =
+        to == UploadState::expired ? upload_expired_event(u, now) : upload_aborted_event(u, now);
+    AUDIODROP_TRY_ASSIGN(const bool won,
+                         metadata_.transition(u.file_id, UploadState::open, to, &event));
+    if (won && options_.event_written) options_.event_written();
+    return won;
+}
+
+core::Error UploadService::discarded(const UploadRecord& u, const core::Error& refusal) {
     // A remote S3 cannot reopen an upload it has assembled: the parts are gone, and the
     // record must say so, or the upload would look open with nothing behind it.
-    const std::string outcome = mismatch.message +
+    const std::string outcome = refusal.message +
                                 "; the object store cannot reopen a completed upload, so this "
                                 "one was discarded: start a new upload";
-    auto ended = metadata_.transition(u.file_id, UploadState::open, UploadState::aborted);
+    auto ended = transition_with_event(u, UploadState::aborted);
     if (!ended) {
         // Still open on record; the expiry sweep ends it. The client must know the
         // upload is gone all the same.
@@ -305,7 +390,10 @@ core::Error UploadService::discarded_for_md5(const UploadRecord& u, const core::
         return e;
     }
     // false: an abort or the sweep ended it first, which is as good.
-    return make_error(ErrorKind::invalid_input, "md5_mismatch", outcome);
+    if (refusal.reason == core::Reason::upload_consumed) {
+        return make_error(ErrorKind::invalid_input, "md5_mismatch", outcome);
+    }
+    return make_error(refusal.kind, refusal.code, outcome);
 }
 
 core::Result<CompletedFile> UploadService::decided_elsewhere(const Owner& owner,
@@ -340,8 +428,7 @@ core::Result<UploadRecord> UploadService::abort(const Owner& owner, const std::s
     AUDIODROP_TRY_ASSIGN(auto u, find_owned_upload(owner, file_id, upload_id));
     if (u.state == UploadState::aborted) return u;  // aborting twice is harmless
     AUDIODROP_TRY(require_open(u));
-    AUDIODROP_TRY_ASSIGN(auto won,
-                         metadata_.transition(u.file_id, UploadState::open, UploadState::aborted));
+    AUDIODROP_TRY_ASSIGN(auto won, transition_with_event(u, UploadState::aborted));
     if (!won) {
         AUDIODROP_TRY_ASSIGN(auto now_u, find_owned_upload(owner, file_id, upload_id));
         if (now_u.state != UploadState::aborted) AUDIODROP_TRY(require_open(now_u));
@@ -370,16 +457,21 @@ core::Result<void> UploadService::delete_file(const Owner& owner, const std::str
     AUDIODROP_TRY_ASSIGN(auto u, find_owned(owner, file_id, "file_not_found"));
     AUDIODROP_TRY(release_storage(u));
     // Bytes first, record last: a crash in between leaves a record whose DELETE can be
-    // repeated, never bytes nobody can find.
-    return metadata_.remove_upload(u.file_id);
+    // repeated, never bytes nobody can find. Deleting an upload still open aborts it.
+    const auto now = clock_.now();
+    const auto event = u.state == UploadState::completed ? file_deleted_event(u, now)
+                       : u.state == UploadState::open    ? upload_aborted_event(u, now)
+                                                         : std::optional<metadata::OutboxEvent>();
+    AUDIODROP_TRY(metadata_.remove_upload(u.file_id, event ? &*event : nullptr));
+    if (event && options_.event_written) options_.event_written();
+    return {};
 }
 
 core::Result<std::size_t> UploadService::sweep_expired(std::size_t batch) {
     AUDIODROP_TRY_ASSIGN(auto expired, metadata_.find_expired_open(clock_.now(), batch));
     std::size_t count = 0;
     for (const auto& u : expired) {
-        AUDIODROP_TRY_ASSIGN(
-            auto won, metadata_.transition(u.file_id, UploadState::open, UploadState::expired));
+        AUDIODROP_TRY_ASSIGN(auto won, transition_with_event(u, UploadState::expired));
         if (!won) continue;  // completed or aborted meanwhile, or another replica got it
         ++count;
         AUDIODROP_TRY(release_storage(u));
@@ -394,7 +486,7 @@ core::Result<std::size_t> UploadService::purge_abandoned(std::size_t batch) {
     for (const auto& u : abandoned) {
         if (u.expires_at > cutoff) break;  // oldest first: the rest are younger still
         AUDIODROP_TRY(release_storage(u));
-        AUDIODROP_TRY(metadata_.remove_upload(u.file_id));
+        AUDIODROP_TRY(metadata_.remove_upload(u.file_id, nullptr));
         ++count;
     }
     return count;

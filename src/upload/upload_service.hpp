@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,7 @@
 #include "metadata/metadata_store.hpp"
 #include "storage/object_store.hpp"
 #include "upload/completion_check.hpp"
+#include "upload/content_check.hpp"
 #include "upload/part_plan.hpp"
 
 namespace audiodrop::upload {
@@ -39,6 +41,12 @@ struct UploadOptions {
     // How long aborted and expired uploads stay visible (GET file says which) after
     // their expiry before purge_abandoned forgets them.
     std::chrono::seconds abandoned_retention{7 * 24 * 3600};
+    // What complete does with the bytes (see ContentCheck), and the probe's bounds.
+    ContentCheck content_check = ContentCheck::record;
+    media::ProbeLimits probe_limits;
+    // Called after a state change wrote a webhook event, so delivery need not wait for
+    // the next poll. Must not block.
+    std::function<void()> event_written;
 };
 
 struct PresignedPart {
@@ -124,6 +132,15 @@ class UploadService {
     // Both stores answer (for /readyz).
     core::Result<void> check_ready();
 
+    // What probing completed files has cost so far (for /metrics).
+    struct ProbeStats {
+        std::uint64_t probes = 0;
+        std::uint64_t bytes_read = 0;
+        std::uint64_t microseconds = 0;  // wall time spent probing
+        std::uint64_t not_declared_audio = 0;
+    };
+    ProbeStats probe_stats() const;
+
   private:
     // A generate up to storing its record.
     struct Prepared {
@@ -141,12 +158,26 @@ class UploadService {
                                                            const std::string& file_id,
                                                            const std::string& upload_id);
     core::Result<CompletedFile> completed_answer(const metadata::UploadRecord& u);
+    // What the bytes of a complete are, probed before the store assembles them where it
+    // can read an open upload, else after. Under enforce, bytes that are not the
+    // declared audio refuse the complete: the upload stays open where they were probed
+    // first, and is discarded where the store had assembled them already.
+    core::Result<AudioFindings> probe_before_complete(const metadata::UploadRecord& u,
+                                                      const std::vector<storage::PartRef>& parts,
+                                                      bool& probed);
+    core::Result<AudioFindings> probe_completed(const metadata::UploadRecord& u);
+    core::Result<AudioFindings> probe(storage::ObjectReader& reader,
+                                      const metadata::UploadRecord& u);
+    // The state change with its event, then the wake-up of the event's delivery.
+    core::Result<bool> transition_with_event(const metadata::UploadRecord& u,
+                                             metadata::UploadState to);
     core::Result<void> require_open(const metadata::UploadRecord& u);
     // Drops whatever bytes an upload that did not complete may have left.
     core::Result<void> release_storage(const metadata::UploadRecord& u);
-    // The answer when the store had to discard the upload because file_md5 differed;
-    // records the upload as aborted.
-    core::Error discarded_for_md5(const metadata::UploadRecord& u, const core::Error& mismatch);
+    // The answer when the store had to discard the assembled upload because its bytes
+    // were refused (file_md5 differed, or not the declared audio); records the upload as
+    // aborted.
+    core::Error discarded(const metadata::UploadRecord& u, const core::Error& refusal);
     // `error` from the object store, or the conflict the upload's current state explains.
     // Answers a complete of `u` (part list `digest`) that could not decide itself: as the
     // record now says when another request decided first, else with `otherwise`.
@@ -159,6 +190,10 @@ class UploadService {
     const core::Clock& clock_;
     UploadOptions options_;
     core::WorkerPool* background_;
+    std::atomic<std::uint64_t> probes_{0};
+    std::atomic<std::uint64_t> probe_bytes_{0};
+    std::atomic<std::uint64_t> probe_microseconds_{0};
+    std::atomic<std::uint64_t> probes_not_declared_audio_{0};
 };
 
 }  // namespace audiodrop::upload

@@ -354,7 +354,7 @@ TEST_P(MetadataStoreConformance, CountOpenUploadsCountsOnlyThatUsersOpenOnes) {
     EXPECT_EQ(count("pc_b", "user-1"), 1u);
     EXPECT_EQ(count("pc_c", "user-9"), 0u);
 
-    ASSERT_TRUE(store().transition("file_a1", UploadState::open, UploadState::aborted));
+    ASSERT_TRUE(store().transition("file_a1", UploadState::open, UploadState::aborted, nullptr));
     EXPECT_EQ(count("pc_a", "user-1"), 1u);
 }
 
@@ -409,15 +409,15 @@ TEST_P(MetadataStoreConformance, EveryWayOutOfOpenFreesAQuotaSlot) {
     UploadRecord extra = make_upload("q4");
     ASSERT_FALSE(store().create_upload(extra, 3));
 
-    auto done = store().mark_completed("file_q1", "md5", "digest", at(5));
+    auto done = store().mark_completed("file_q1", {"md5", "digest", at(5), "", ""}, nullptr);
     ASSERT_TRUE(done && *done);
     add("q4");
-    ASSERT_TRUE(store().transition("file_q2", UploadState::open, UploadState::expired));
+    ASSERT_TRUE(store().transition("file_q2", UploadState::open, UploadState::expired, nullptr));
     add("q5");
-    ASSERT_TRUE(store().remove_upload("file_q3"));
+    ASSERT_TRUE(store().remove_upload("file_q3", nullptr));
     add("q6");
     // Removing what was no longer open frees nothing.
-    ASSERT_TRUE(store().remove_upload("file_q1"));
+    ASSERT_TRUE(store().remove_upload("file_q1", nullptr));
     UploadRecord over = make_upload("q7");
     auto refused = store().create_upload(over, 3);
     ASSERT_FALSE(refused);
@@ -444,7 +444,7 @@ TEST_P(MetadataStoreConformance, APartnersUsersShareThePartnersQuota) {
     UploadRecord elsewhere = for_user("e1", "user-000009");
     elsewhere.client_id = "pc_other";
     ASSERT_TRUE(store().create_upload(elsewhere, quota));
-    ASSERT_TRUE(store().transition("file_p1", UploadState::open, UploadState::aborted));
+    ASSERT_TRUE(store().transition("file_p1", UploadState::open, UploadState::aborted, nullptr));
     ASSERT_TRUE(store().create_upload(for_user("p3", "user-000009"), quota));
 }
 
@@ -464,10 +464,10 @@ TEST_P(MetadataStoreConformance, APartnersOpenUploadsMayDeclareSoManyBytes) {
     ASSERT_TRUE(store().create_upload(sized("b2", 40), quota));
     ASSERT_FALSE(store().create_upload(sized("b3", 1), quota));
     // A completed upload's bytes are no longer in flight.
-    auto done = store().mark_completed("file_b1", "md5", "digest", at(5));
+    auto done = store().mark_completed("file_b1", {"md5", "digest", at(5), "", ""}, nullptr);
     ASSERT_TRUE(done && *done);
     ASSERT_TRUE(store().create_upload(sized("b3", 60), quota));
-    ASSERT_TRUE(store().remove_upload("file_b3"));
+    ASSERT_TRUE(store().remove_upload("file_b3", nullptr));
     ASSERT_TRUE(store().create_upload(sized("b4", 60), quota));
     // A file bigger than the whole allowance never fits.
     UploadQuota tiny;
@@ -493,7 +493,7 @@ TEST_P(MetadataStoreConformance, UploadPastTheOwnersQuotaIsRefusedAndOthersStill
     UploadRecord other = make_upload("other");
     other.user_id = "user-000002";
     EXPECT_TRUE(store().create_upload(other, 2));
-    ASSERT_TRUE(store().transition("file_q1", UploadState::open, UploadState::aborted));
+    ASSERT_TRUE(store().transition("file_q1", UploadState::open, UploadState::aborted, nullptr));
     EXPECT_TRUE(store().create_upload(make_upload("q3"), 2));
 }
 
@@ -518,13 +518,13 @@ TEST_P(MetadataStoreConformance, MarkCompletedSetsResultFieldsAndSucceedsOnce) {
     const UploadRecord u = make_upload("one");
     ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
 
-    auto first =
-        store().mark_completed(u.file_id, "9e107d9d372bb6826bd81d3542a419d6", "digest-1", at(60));
+    auto first = store().mark_completed(
+        u.file_id, {"9e107d9d372bb6826bd81d3542a419d6", "digest-1", at(60), "", ""}, nullptr);
     ASSERT_TRUE(first) << first.error().message;
     EXPECT_TRUE(*first);
 
-    auto second =
-        store().mark_completed(u.file_id, "00000000000000000000000000000000", "digest-2", at(90));
+    auto second = store().mark_completed(
+        u.file_id, {"00000000000000000000000000000000", "digest-2", at(90), "", ""}, nullptr);
     ASSERT_TRUE(second) << second.error().message;
     EXPECT_FALSE(*second);
 
@@ -539,7 +539,7 @@ TEST_P(MetadataStoreConformance, MarkCompletedSetsResultFieldsAndSucceedsOnce) {
 }
 
 TEST_P(MetadataStoreConformance, MarkCompletedOfUnknownUploadIsFalse) {
-    auto done = store().mark_completed("file_missing", "md5", "digest", at(60));
+    auto done = store().mark_completed("file_missing", {"md5", "digest", at(60), "", ""}, nullptr);
     ASSERT_TRUE(done) << done.error().message;
     EXPECT_FALSE(*done);
 }
@@ -549,7 +549,7 @@ TEST_P(MetadataStoreConformance, MarkCompletedOfAbortedOrExpiredUploadIsFalse) {
         UploadRecord u = make_upload(std::string(to_string(state)));
         u.state = state;
         ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
-        auto done = store().mark_completed(u.file_id, "md5", "digest", at(60));
+        auto done = store().mark_completed(u.file_id, {"md5", "digest", at(60), "", ""}, nullptr);
         ASSERT_TRUE(done) << done.error().message;
         EXPECT_FALSE(*done);
         auto found = store().find_upload(u.file_id);
@@ -564,8 +564,8 @@ TEST_P(MetadataStoreConformance, MarkCompletedRacedByEightThreadsIsWonOnce) {
     std::vector<int> won;
     std::mutex won_mutex;
     const int winners = count_winners([&](int i) {
-        auto done =
-            store().mark_completed(u.file_id, "md5-" + std::to_string(i), "digest", at(60 + i));
+        auto done = store().mark_completed(
+            u.file_id, {"md5-" + std::to_string(i), "digest", at(60 + i), "", ""}, nullptr);
         if (!done) ADD_FAILURE() << done.error().message;
         if (done && *done) {
             std::lock_guard lock(won_mutex);
@@ -588,7 +588,7 @@ TEST_P(MetadataStoreConformance, MarkCompletedRacedByEightConnectionsIsWonOnce) 
     ASSERT_EQ(racers.size(), static_cast<std::size_t>(kRacers));
     const int winners = count_winners([&](int i) {
         auto done = racers[static_cast<std::size_t>(i)]->mark_completed(
-            u.file_id, "md5-" + std::to_string(i), "digest", at(60));
+            u.file_id, {"md5-" + std::to_string(i), "digest", at(60), "", ""}, nullptr);
         if (!done) ADD_FAILURE() << done.error().message;
         return done && *done;
     });
@@ -599,15 +599,16 @@ TEST_P(MetadataStoreConformance, TransitionIsCompareAndSet) {
     const UploadRecord u = make_upload("one");
     ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
 
-    auto wrong_from = store().transition(u.file_id, UploadState::aborted, UploadState::expired);
+    auto wrong_from =
+        store().transition(u.file_id, UploadState::aborted, UploadState::expired, nullptr);
     ASSERT_TRUE(wrong_from) << wrong_from.error().message;
     EXPECT_FALSE(*wrong_from);
 
-    auto aborted = store().transition(u.file_id, UploadState::open, UploadState::aborted);
+    auto aborted = store().transition(u.file_id, UploadState::open, UploadState::aborted, nullptr);
     ASSERT_TRUE(aborted) << aborted.error().message;
     EXPECT_TRUE(*aborted);
 
-    auto again = store().transition(u.file_id, UploadState::open, UploadState::expired);
+    auto again = store().transition(u.file_id, UploadState::open, UploadState::expired, nullptr);
     ASSERT_TRUE(again) << again.error().message;
     EXPECT_FALSE(*again);
 
@@ -619,7 +620,8 @@ TEST_P(MetadataStoreConformance, TransitionIsCompareAndSet) {
 }
 
 TEST_P(MetadataStoreConformance, TransitionOfUnknownUploadIsFalse) {
-    auto moved = store().transition("file_missing", UploadState::open, UploadState::aborted);
+    auto moved =
+        store().transition("file_missing", UploadState::open, UploadState::aborted, nullptr);
     ASSERT_TRUE(moved) << moved.error().message;
     EXPECT_FALSE(*moved);
 }
@@ -629,8 +631,9 @@ TEST_P(MetadataStoreConformance, CompletingAndExpiringAtOnceHaveOneWinner) {
     ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     const int winners = count_winners([&](int i) {
         core::Result<bool> r =
-            (i % 2 == 0) ? store().mark_completed(u.file_id, "md5", "digest", at(60))
-                         : store().transition(u.file_id, UploadState::open, UploadState::expired);
+            (i % 2 == 0)
+                ? store().mark_completed(u.file_id, {"md5", "digest", at(60), "", ""}, nullptr)
+                : store().transition(u.file_id, UploadState::open, UploadState::expired, nullptr);
         if (!r) ADD_FAILURE() << r.error().message;
         return r && *r;
     });
@@ -646,7 +649,7 @@ TEST_P(MetadataStoreConformance, RemovedUploadIsGoneAndItsIdsFree) {
     const UploadRecord u = make_upload("one");
     ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
     ASSERT_TRUE(store().create_upload(make_upload("two"), kNoUploadQuota));
-    ASSERT_TRUE(store().remove_upload(u.file_id));
+    ASSERT_TRUE(store().remove_upload(u.file_id, nullptr));
 
     auto found = store().find_upload(u.file_id);
     ASSERT_TRUE(found) << found.error().message;
@@ -661,12 +664,12 @@ TEST_P(MetadataStoreConformance, RemovedUploadIsGoneAndItsIdsFree) {
 }
 
 TEST_P(MetadataStoreConformance, RemovingUnknownUploadSucceeds) {
-    auto removed = store().remove_upload("file_missing");
+    auto removed = store().remove_upload("file_missing", nullptr);
     EXPECT_TRUE(removed) << removed.error().message;
     const UploadRecord u = make_upload("one");
     ASSERT_TRUE(store().create_upload(u, kNoUploadQuota));
-    ASSERT_TRUE(store().remove_upload(u.file_id));
-    EXPECT_TRUE(store().remove_upload(u.file_id));
+    ASSERT_TRUE(store().remove_upload(u.file_id, nullptr));
+    EXPECT_TRUE(store().remove_upload(u.file_id, nullptr));
 }
 
 TEST_P(MetadataStoreConformance, FindExpiredOpenReturnsOldestFirstUpToLimit) {
@@ -714,7 +717,7 @@ TEST_P(MetadataStoreConformance, FindAbandonedReturnsAbortedAndExpiredUpToLimit)
     add("aborted", UploadState::aborted);
     add("expired", UploadState::expired);
     ASSERT_TRUE(store().create_upload(make_upload("later"), kNoUploadQuota));
-    ASSERT_TRUE(store().transition("file_later", UploadState::open, UploadState::aborted));
+    ASSERT_TRUE(store().transition("file_later", UploadState::open, UploadState::aborted, nullptr));
 
     auto all = store().find_abandoned(100);
     ASSERT_TRUE(all) << all.error().message;
@@ -728,7 +731,7 @@ TEST_P(MetadataStoreConformance, FindAbandonedReturnsAbortedAndExpiredUpToLimit)
     EXPECT_EQ(two->size(), 2u);
 
     // What the sweep does with them: forget them, after which they are not found again.
-    for (const auto& u : *all) ASSERT_TRUE(store().remove_upload(u.file_id));
+    for (const auto& u : *all) ASSERT_TRUE(store().remove_upload(u.file_id, nullptr));
     auto after = store().find_abandoned(100);
     ASSERT_TRUE(after) << after.error().message;
     EXPECT_TRUE(after->empty());

@@ -221,10 +221,14 @@ TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
                                                   core::from_unix(1'700'000'000)}));
     }
     {
-        // What a build of schema 1 left: no request_counts (migration 2).
+        // What a build of schema 1 left: no request_counts (migration 2) and nothing after.
         auto c = connect_under();
         ASSERT_TRUE(
-            c.exec_script("DROP TABLE request_counts; DROP TABLE partner_open_uploads; "
+            c.exec_script("DROP TABLE webhook_subscriptions; DROP TABLE webhook_events; "
+                          "DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts; "
+                          "ALTER TABLE uploads DROP COLUMN audio; "
+                          "ALTER TABLE uploads DROP COLUMN audio_problem; "
+                          "DROP TABLE request_counts; DROP TABLE partner_open_uploads; "
                           "DROP FUNCTION partner_open_uploads_keep() CASCADE; "
                           "ALTER TABLE partners DROP COLUMN token_generation; "
                           "ALTER TABLE refresh_tokens DROP COLUMN token_generation; "
@@ -239,6 +243,9 @@ TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
     auto counted = store->count_requests("k", core::from_unix(1'700'000'000), 1);
     ASSERT_TRUE(counted) << counted.error().message;
     EXPECT_EQ(*counted, 1u);
+    auto webhooks = store->list_webhooks("pc_kept");
+    ASSERT_TRUE(webhooks) << webhooks.error().message;
+    EXPECT_TRUE(webhooks->empty());
 }
 
 TEST_F(PostgresStore, SchemaOfANewerBuildIsRefused) {

@@ -43,10 +43,14 @@ std::string query_text(sqlite3* db, const std::string& sql) {
     return row && *row ? stmt->text(0) : std::string();
 }
 
-// Takes a database back to schema 2: undoes migrations 4 and 3.
-const std::string kBackToSchema5 =
-    "ALTER TABLE partners DROP COLUMN token_generation; "
-    "ALTER TABLE refresh_tokens DROP COLUMN token_generation; ";
+// Takes a database back to an older schema, undoing the migrations since.
+const std::string kBackToSchema6 =
+    "DROP TABLE webhook_subscriptions; DROP TABLE webhook_events; "
+    "DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts; "
+    "ALTER TABLE uploads DROP COLUMN audio; ALTER TABLE uploads DROP COLUMN audio_problem; ";
+const std::string kBackToSchema5 = kBackToSchema6 +
+                                   "ALTER TABLE partners DROP COLUMN token_generation; "
+                                   "ALTER TABLE refresh_tokens DROP COLUMN token_generation; ";
 const std::string kBackToSchema4 =
     kBackToSchema5 +
     "DROP TRIGGER partner_upload_counted; DROP TRIGGER partner_upload_closed; "
@@ -88,7 +92,7 @@ void store_three_uploads_then_downgrade(const std::string& path, bool distinct_u
             if (distinct_users) u.user_id = std::string("user-") + id + "0000";
             ASSERT_TRUE(store->create_upload(u, kNoUploadQuota));
         }
-        auto done = store->mark_completed("file_c", "md5", "digest", at(10));
+        auto done = store->mark_completed("file_c", {"md5", "digest", at(10), "", ""}, nullptr);
         ASSERT_TRUE(done && *done);
     }
     auto raw = raw_connection(path);
@@ -109,7 +113,8 @@ TEST(SqliteMetadataStore, DataSurvivesCloseAndReopen) {
         auto spent = store->spend_refresh_token("spent", at(1));
         ASSERT_TRUE(spent && spent->has_value());
         ASSERT_TRUE(store->create_upload(sample_upload(), kNoUploadQuota));
-        ASSERT_TRUE(store->mark_completed("file_keep", "md5", "digest", at(5)).value());
+        ASSERT_TRUE(
+            store->mark_completed("file_keep", {"md5", "digest", at(5), "", ""}, nullptr).value());
     }
     auto store = open_or_fail(path);
     ASSERT_TRUE(store);
@@ -254,6 +259,26 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema5KeepsItsTokensAtTheFirstGeneration) 
     EXPECT_EQ(store->find_refresh_token("h_kept", at(0)).value()->token_generation, 0);
     EXPECT_EQ(store->revoke_partner_tokens("pc_kept").value(), 1);
     EXPECT_FALSE(store->find_refresh_token("h_kept", at(0)).value());
+}
+
+TEST(SqliteMetadataStore, ADatabaseOfSchema6KeepsItsFilesWithoutAudioFacts) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    {
+        auto store = open_or_fail(path);
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->create_upload(sample_upload(), UploadQuota(10)));
+        auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(raw.get(), kBackToSchema6, "drop"));
+        ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 6", "downgrade"));
+    }
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+    auto kept = store->find_upload(sample_upload().file_id);
+    ASSERT_TRUE(kept && *kept);
+    EXPECT_EQ((*kept)->audio, "");
+    EXPECT_EQ((*kept)->audio_problem, "");
+    EXPECT_TRUE(store->list_webhooks("pc_any").value().empty());
 }
 
 TEST(SqliteMetadataStore, DatabaseFromNewerBuildIsRefused) {
