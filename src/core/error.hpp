@@ -39,6 +39,7 @@ enum class Reason {
     server_busy,           // a worker pool's queue is full; retry shortly
     body_incomplete,       // the connection ended before the body did
     client_timeout,        // the client went silent mid-request
+    resolver_unavailable,  // DNS failed for now (a webhook host); the message may be shown
 };
 
 // An error as a value. `code` is the machine-readable word clients branch on

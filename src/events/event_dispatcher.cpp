@@ -60,7 +60,11 @@ void EventDispatcher::claim_due() {
         const std::string claim = replica_claim_prefix_ + core::new_id("");
         auto claimed = metadata_.claim_deliveries(clock_.now(), lease(), room, claim);
         if (!claimed) {
-            log_.warn({{"event", "webhook_claim_failed"}, {"error", claimed.error().message}});
+            if (const auto count = claim_failures_.occur()) {
+                log_.warn({{"event", "webhook_claim_failed"},
+                           {"error", claimed.error().message},
+                           {"count", count}});
+            }
             return;
         }
         for (auto& d : *claimed) {

@@ -9,6 +9,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/periodic_task.hpp"
+#include "core/repeated_warning.hpp"
 #include "core/worker_pool.hpp"
 #include "metadata/metadata_store.hpp"
 #include "storage/object_store.hpp"
@@ -75,6 +76,8 @@ class EventDispatcher {
     const core::Log& log_;
     DispatchOptions options_;
     std::string replica_claim_prefix_;
+    // A store that stays unreachable is logged once a minute, not every poll.
+    core::RepeatedWarning claim_failures_{std::chrono::minutes(1)};
     std::atomic<std::size_t> in_flight_{0};
     std::atomic<std::uint64_t> delivered_{0};
     std::atomic<std::uint64_t> failed_attempts_{0};

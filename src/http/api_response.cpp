@@ -59,7 +59,7 @@ namespace {
 std::string api_code(const core::Error& error) {
     if (error.kind == core::ErrorKind::storage_full) return "storage_full";
     if (error.kind == core::ErrorKind::unavailable && error.code != "metadata_unavailable" &&
-        error.code != "server_busy") {
+        error.code != "server_busy" && error.reason != core::Reason::resolver_unavailable) {
         return "storage_unavailable";
     }
     return error.code;
@@ -73,7 +73,8 @@ bool message_withheld(const core::Error& error) {
         case core::ErrorKind::storage_full:
             return true;
         case core::ErrorKind::unavailable:
-            return error.reason != core::Reason::server_busy;
+            return error.reason != core::Reason::server_busy &&
+                   error.reason != core::Reason::resolver_unavailable;
         default:
             return false;
     }

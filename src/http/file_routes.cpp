@@ -169,31 +169,27 @@ asio::awaitable<void> ApiHandler::abort_upload(Exchange& ex) {
 }
 
 asio::awaitable<void> ApiHandler::get_file(Exchange& ex) {
-    co_await user_call(
-        ex, pools_.metadata, false,
-        [&](const upload::Owner& owner, const std::string&) -> core::Result<json> {
-            const auto file_id = file_id_from_path(split_target(ex.request().target()).path);
-            AUDIODROP_TRY_ASSIGN(auto view, uploads_.get_file(owner, file_id));
-            const auto& u = view.upload;
-            json out{{"FileId", u.file_id},
-                     {"UploadId", u.upload_id},
-                     {"Status", status_word(u.state)},
-                     {"FileSize", u.filesize},
-                     {"FileType", u.filetype},
-                     {"ChunkSize", u.chunk_size},
-                     {"PartCount", u.part_count},
-                     {"CreatedAt", core::rfc3339(u.created_at)},
-                     {"ExpiresAt", core::rfc3339(u.expires_at)}};
-            if (u.completed_at) out["CompletedAt"] = core::rfc3339(*u.completed_at);
-            if (!u.file_md5.empty()) out["FileMd5"] = u.file_md5;
-            if (view.download_url) out["DownloadUrl"] = *view.download_url;
-            // Probed at complete (unless the content check is off).
-            if (!u.audio.empty() || !u.audio_problem.empty()) {
-                out["Audio"] = u.audio.empty() ? json(nullptr) : json::parse(u.audio);
-                if (!u.audio_problem.empty()) out["AudioError"] = u.audio_problem;
-            }
-            return out;
-        });
+    co_await user_call(ex, pools_.metadata, false,
+                       [&](const upload::Owner& owner, const std::string&) -> core::Result<json> {
+                           const auto file_id =
+                               file_id_from_path(split_target(ex.request().target()).path);
+                           AUDIODROP_TRY_ASSIGN(auto view, uploads_.get_file(owner, file_id));
+                           const auto& u = view.upload;
+                           json out{{"FileId", u.file_id},
+                                    {"UploadId", u.upload_id},
+                                    {"Status", status_word(u.state)},
+                                    {"FileSize", u.filesize},
+                                    {"FileType", u.filetype},
+                                    {"ChunkSize", u.chunk_size},
+                                    {"PartCount", u.part_count},
+                                    {"CreatedAt", core::rfc3339(u.created_at)},
+                                    {"ExpiresAt", core::rfc3339(u.expires_at)}};
+                           if (u.completed_at) out["CompletedAt"] = core::rfc3339(*u.completed_at);
+                           if (!u.file_md5.empty()) out["FileMd5"] = u.file_md5;
+                           if (view.download_url) out["DownloadUrl"] = *view.download_url;
+                           upload::add_audio_fields(u, out);  // probed at complete
+                           return out;
+                       });
 }
 
 asio::awaitable<void> ApiHandler::delete_file(Exchange& ex) {

@@ -553,6 +553,8 @@ std::optional<FlacStreamInfo> read_flac_stream_info(ByteSource& source) {
             at = std::max(at, source.size()) + 1;
             break;
         }
+        // Type 127 is forbidden so that a block header is never a frame's sync code.
+        if (((*block)[0] & 0x7F) == 127) return std::nullopt;
         last = ((*block)[0] & 0x80) != 0;
         at += 4 + be24(&(*block)[1]);
     }

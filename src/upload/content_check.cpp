@@ -1,7 +1,5 @@
 #include "upload/content_check.hpp"
 
-#include <nlohmann/json.hpp>
-
 namespace audiodrop::upload {
 
 std::optional<ContentCheck> content_check_from_string(std::string_view word) {
@@ -37,6 +35,13 @@ core::Result<AudioFindings> inspect_audio(storage::ObjectReader& reader, std::st
                 .dump();
     }
     return found;
+}
+
+void add_audio_fields(const metadata::UploadRecord& u, nlohmann::ordered_json& out) {
+    if (u.audio.empty() && u.audio_problem.empty()) return;
+    out["Audio"] = u.audio.empty() ? nlohmann::ordered_json(nullptr)
+                                   : nlohmann::ordered_json::parse(u.audio, nullptr, false);
+    if (!u.audio_problem.empty()) out["AudioError"] = u.audio_problem;
 }
 
 }  // namespace audiodrop::upload

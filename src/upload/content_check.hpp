@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "media/audio_probe.hpp"
+#include "metadata/records.hpp"
 #include "storage/object_store.hpp"
 
 namespace audiodrop::upload {
@@ -27,5 +29,9 @@ struct AudioFindings {
 // Fails only when the store could not give the bytes: what the bytes are is a finding.
 core::Result<AudioFindings> inspect_audio(storage::ObjectReader& reader, std::string_view filetype,
                                           const media::ProbeLimits& limits);
+
+// Sets `Audio` (null when not audio) and `AudioError` (when there is a problem) of a
+// probed file in `out`, as GET file and file.uploaded show them; nothing when unprobed.
+void add_audio_fields(const metadata::UploadRecord& u, nlohmann::ordered_json& out);
 
 }  // namespace audiodrop::upload

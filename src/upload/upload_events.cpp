@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
+#include "upload/content_check.hpp"
 
 namespace audiodrop::upload {
 namespace {
@@ -39,10 +40,7 @@ metadata::OutboxEvent file_uploaded_event(const metadata::UploadRecord& u, core:
     data["FileType"] = u.filetype;
     data["FileSize"] = u.filesize;
     data["FileMd5"] = u.file_md5;
-    if (!u.audio.empty() || !u.audio_problem.empty()) {
-        data["Audio"] = u.audio.empty() ? ordered_json(nullptr) : ordered_json::parse(u.audio);
-        if (!u.audio_problem.empty()) data["AudioError"] = u.audio_problem;
-    }
+    add_audio_fields(u, data);
     auto e = event(u, "file.uploaded", data, now);
     e.object_key = u.object_key;
     return e;

@@ -231,6 +231,16 @@ core::Result<void> check_destination(std::string_view url, const DestinationPoli
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
     if (const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0) {
+        if (rc == EAI_AGAIN) {
+            // The resolver failed, not the URL: worth a retry, not a correction.
+            auto e =
+                core::make_error(core::ErrorKind::unavailable, "dns_unavailable",
+                                 "the webhook host " + host + " could not be resolved just now (" +
+                                     gai_strerror(rc) + "); retry shortly",
+                                 core::Reason::resolver_unavailable);
+            e.retry_after_seconds = 5;
+            return e;
+        }
         return invalid("the webhook host " + host + " does not resolve (" + gai_strerror(rc) + ")");
     }
     const std::unique_ptr<addrinfo, AddrInfoDeleter> addresses(found);

@@ -48,7 +48,8 @@ std::string numeric_address(const sockaddr* address);
 // BLOCKING: run it on a worker) and refuses it when it does not resolve or when ANY of
 // its addresses is internal (unless policy.allow_private). Errors are
 // ErrorKind::invalid_input with code "invalid_webhook_url" and a sentence naming the
-// problem. Thread-safe.
+// problem, or unavailable "dns_unavailable" (Reason::resolver_unavailable) when the
+// resolver failed for now. Thread-safe.
 core::Result<void> check_destination(std::string_view url, const DestinationPolicy& policy);
 
 // The syntax part alone, without DNS: an absolute URL of at most kMaxUrlLength

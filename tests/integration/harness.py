@@ -674,6 +674,16 @@ def s3_client(server, access_key=None, secret_key=None):
 
 
 # Assertions --------------------------------------------------------------------
+def metric(server, name):
+    """The value of the unlabelled series `name` in the server's /metrics."""
+    with http_session() as http:
+        text = http.get(server.base_url + "/metrics", timeout=TIMEOUT).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} is not in /metrics")
+
+
 def wait_for(predicate, timeout, what, interval=0.02):
     """Polls `predicate` until it is true; fails after `timeout` seconds (and at most
     timeout / interval + 1 looks) saying `what`."""

@@ -44,6 +44,7 @@ class Delivery:
         self.headers = headers
         self.body = body
         self.json = json.loads(body)
+        self.arrived = time.monotonic()
 
 
 class Receiver:
