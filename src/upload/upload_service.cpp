@@ -292,7 +292,10 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
         }
     }
     if (!probed && options_.content_check != ContentCheck::off) {
-        AUDIODROP_TRY_ASSIGN(findings, probe_completed(u));
+        auto found = probe_completed(u);
+        // An abort or sweep that won a race may have removed the object meanwhile.
+        if (!found) return decided_elsewhere(owner, u, digest, found.error());
+        findings = std::move(*found);
         if (options_.content_check == ContentCheck::enforce && !findings.problem.empty()) {
             (void)objects_.remove(u.object_key);  // else purge_abandoned removes it
             return discarded(

@@ -12,7 +12,7 @@ import harness  # noqa: E402
 from harness import MiB, Api, create_partner, md5_hex, part_list, put_part, quoted
 from scaleout_harness import setUpModule, tearDownModule  # noqa: F401  (run by unittest)
 
-from audio_files import make_audio  # noqa: E402  (tests/integration, on sys.path)
+from audio_files import make_audio, make_png  # noqa: E402  (tests/integration, on sys.path)
 from webhook_receiver import Receiver  # noqa: E402
 
 LOOPBACK = ("--webhook-allow-http", "--webhook-allow-private", "--webhook-timeout", "2",
@@ -98,6 +98,29 @@ class WebhooksOnTwoReplicas(unittest.TestCase):
 
 
 class ProbeOnS3(unittest.TestCase):
+    def test_enforce_discards_bytes_that_are_not_the_declared_audio(self):
+        server = sh.backends.replica("--content-check", "enforce").start()
+        api = Api(server)
+        try:
+            token = api.new_user(create_partner(server))
+            png = make_png()
+            plan = api.start_upload(token, len(png), "mp3")
+            etags = harness.put_all_parts(plan, png)
+            done = api.complete(token, plan["FileId"], plan["UploadId"], part_list(etags), "mp3")
+            harness.assert_api_error(done, 422, "content_mismatch")
+            message = done.json()["error"]["message"]
+            self.assertIn("PNG", message)
+            self.assertIn("discarded", message)
+            # S3 cannot reopen an assembled upload: it is over, and its bytes are gone.
+            self.assertEqual(api.get_file(token, plan["FileId"]).json()["Status"], "aborted")
+            self.assertFalse(sh.backends.object_exists(plan["FileId"] + ".mp3"))
+            good = make_audio("mp3", 1.0)
+            _, completed = api.upload_file(token, good, "mp3")
+            self.assertEqual(completed["FileMd5"], md5_hex(good))
+        finally:
+            api.close()
+            server.stop()
+
     def test_a_2_gib_wav_is_probed_reading_a_few_mib(self):
         server = sh.backends.replica().start()
         api = Api(server)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -723,6 +724,115 @@ TEST_F(UploadServiceTest, DeleteFileOfAnAbortedUploadRemovesTheRecord) {
     ASSERT_TRUE(service_->abort(kAlice, s.file_id, s.upload_id).has_value());
     ASSERT_TRUE(service_->delete_file(kAlice, s.file_id).has_value());
     expect_error(service_->get_file(kAlice, s.file_id), ErrorKind::not_found, "file_not_found");
+}
+
+// --- hand-off: content checks and the events state changes write ---------------------
+
+class HandOffTest : public UploadServiceTest {
+  protected:
+    void SetUp() override {
+        UploadServiceTest::SetUp();
+        metadata::WebhookSubscription all;
+        all.id = "whk_all";
+        all.client_id = kAlice.client_id;
+        all.url = "https://hooks.example.com/";
+        all.events = {"file.uploaded", "file.deleted", "upload.aborted", "upload.expired"};
+        all.secret = "whsec_x";
+        ASSERT_TRUE(metadata_->create_webhook(all, 10).has_value());
+    }
+
+    void use(ContentCheck check) {
+        auto o = options();
+        o.content_check = check;
+        o.event_written = [this] { ++wake_ups_; };
+        service_ = std::make_unique<UploadService>(*metadata_, *objects_, clock_, o);
+    }
+
+    // The events queued so far, by type, each claimed once.
+    std::vector<metadata::OutboxEvent> queued_events() {
+        auto claimed =
+            metadata_->claim_deliveries(clock_.now() + std::chrono::hours(1), std::chrono::hours(1),
+                                        100, "claim-" + std::to_string(++claims_));
+        EXPECT_TRUE(claimed.has_value());
+        std::vector<metadata::OutboxEvent> out;
+        if (claimed) {
+            for (auto& d : *claimed) out.push_back(std::move(d.event));
+        }
+        return out;
+    }
+
+    int wake_ups_ = 0;
+    int claims_ = 0;
+};
+
+TEST_F(HandOffTest, RecordKeepsTheAnswerAndNotesBytesThatAreNotTheDeclaredAudio) {
+    use(ContentCheck::record);
+    const std::string bytes = pattern_bytes(3000, 7);
+    auto s = start(bytes.size());
+    auto done = service_->complete(kAlice, request(s, put_all(s, bytes)));
+    ASSERT_TRUE(done.has_value()) << done.error().message;
+    const auto u = record(s.file_id);
+    EXPECT_EQ(u.state, UploadState::completed);
+    EXPECT_EQ(u.audio, "");
+    EXPECT_NE(u.audio_problem, "");
+    const auto events = queued_events();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].type, "file.uploaded");
+    EXPECT_EQ(events[0].object_key, u.object_key);
+    auto data = nlohmann::json::parse(events[0].data);
+    EXPECT_EQ(data["FileId"], s.file_id);
+    EXPECT_TRUE(data["Audio"].is_null());
+    EXPECT_EQ(data["AudioError"], u.audio_problem);
+    EXPECT_EQ(wake_ups_, 1);
+    EXPECT_EQ(service_->probe_stats().probes, 1u);
+    EXPECT_EQ(service_->probe_stats().not_declared_audio, 1u);
+}
+
+TEST_F(HandOffTest, EnforceRefusesAndLeavesTheUploadOpenOnTheLocalStore) {
+    use(ContentCheck::enforce);
+    const std::string bytes = pattern_bytes(kChunk + 10, 3);
+    auto s = start(bytes.size());
+    const auto list = put_all(s, bytes);
+    auto done = service_->complete(kAlice, request(s, list));
+    expect_error(done, ErrorKind::unprocessable, "content_mismatch");
+    EXPECT_NE(done.error().message.find("still open"), std::string::npos) << done.error().message;
+    EXPECT_EQ(record(s.file_id).state, UploadState::open);
+    auto parts = service_->list_parts(kAlice, s.file_id, s.upload_id);
+    ASSERT_TRUE(parts.has_value());
+    EXPECT_EQ(parts->parts.size(), 2u);
+    EXPECT_TRUE(queued_events().empty());
+    EXPECT_EQ(wake_ups_, 0);
+}
+
+TEST_F(HandOffTest, OffProbesNothing) {
+    use(ContentCheck::off);
+    auto s = uploaded(pattern_bytes(100, 1));
+    EXPECT_EQ(record(s.file_id).audio_problem, "");
+    EXPECT_EQ(service_->probe_stats().probes, 0u);
+    auto data = nlohmann::json::parse(queued_events().at(0).data);
+    EXPECT_FALSE(data.contains("Audio"));
+}
+
+TEST_F(HandOffTest, AbortDeleteAndExpiryWriteTheirEvents) {
+    use(ContentCheck::off);
+    auto aborted = start(10);
+    ASSERT_TRUE(service_->abort(kAlice, aborted.file_id, aborted.upload_id).has_value());
+    auto deleted = uploaded(pattern_bytes(10, 2));
+    ASSERT_TRUE(service_->delete_file(kAlice, deleted.file_id).has_value());
+    auto dropped = start(10);
+    ASSERT_TRUE(service_->delete_file(kAlice, dropped.file_id).has_value());
+    auto expired = start(10);
+    clock_.advance(kTtl + std::chrono::seconds(1));
+    ASSERT_EQ(service_->sweep_expired(10).value(), 1u);
+
+    std::multiset<std::string> got;
+    for (const auto& e : queued_events()) {
+        got.insert(e.type + " " + nlohmann::json::parse(e.data)["FileId"].get<std::string>());
+    }
+    EXPECT_EQ(got, (std::multiset<std::string>{
+                       "upload.aborted " + aborted.file_id, "file.uploaded " + deleted.file_id,
+                       "file.deleted " + deleted.file_id, "upload.aborted " + dropped.file_id,
+                       "upload.expired " + expired.file_id}));
 }
 
 TEST_F(UploadServiceTest, CheckReadyIsOkWhenBothStoresAnswer) {
