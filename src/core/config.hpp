@@ -91,6 +91,9 @@ struct Config {
     // their connections are not capped per address, and a request through one counts
     // against the address it names in X-Forwarded-For. Empty: the header is ignored.
     std::string trusted_proxies;
+    // Web origins whose pages may call both listeners (CORS): exact origins,
+    // comma-separated, or "*". Empty: no CORS headers at all.
+    std::string cors_allowed_origins;
     std::chrono::seconds idle_timeout{30};
     std::chrono::seconds request_timeout{300};
     std::chrono::seconds shutdown_grace{20};

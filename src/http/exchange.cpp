@@ -137,6 +137,7 @@ void Exchange::finish_headers(Message& res) {
     res.version(header_.version());
     res.set(bhttp::field::server, "audiodrop");
     res.set("X-Request-Id", request_id_);
+    for (const auto& [name, value] : extra_headers_) res.set(name, value);
     res.keep_alive(keep_alive());
     status_ = res.result_int();
 }

@@ -10,6 +10,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -70,6 +72,11 @@ class Exchange {
     asio::awaitable<bool> send_streamed(bhttp::response<bhttp::buffer_body> head,
                                         std::uint64_t length, const PieceSource& read);
 
+    // A header every answer to this request carries (CORS), set before the handler's own.
+    void add_response_header(bhttp::field name, std::string value) {
+        extra_headers_.emplace_back(name, std::move(value));
+    }
+
     bool responded() const { return status_ != 0; }
     unsigned status() const { return status_; }
     bool body_done() const { return body_done_; }
@@ -108,6 +115,7 @@ class Exchange {
     std::uint64_t bytes_in_ = 0;
     std::optional<std::uint64_t> body_left_;  // read_body_into: body bytes still to come
     std::uint64_t bytes_out_ = 0;
+    std::vector<std::pair<bhttp::field, std::string>> extra_headers_;
 };
 
 }  // namespace audiodrop::http

@@ -11,18 +11,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/text.hpp"
+
 namespace audiodrop::s3 {
 namespace {
 
 constexpr std::size_t kMaxIdleHandles = 32;
 constexpr long kReadBufferBytes = 512 * 1024;  // CURL_MAX_READ_SIZE on older libcurl
-
-std::string lowercase(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -47,7 +42,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
         return line.size();
     }
     if (const auto colon = line.find(':'); colon != std::string_view::npos) {
-        t->response->headers.emplace_back(lowercase(trim(line.substr(0, colon))),
+        t->response->headers.emplace_back(core::ascii_lowercase(trim(line.substr(0, colon))),
                                           std::string(trim(line.substr(colon + 1))));
     }
     return line.size();

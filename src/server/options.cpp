@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "http/cors.hpp"
 #include "http/trusted_proxies.hpp"
 #include "server/secrets.hpp"
 
@@ -230,6 +231,10 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
            "Load balancers in front of the server, as networks or addresses "
            "(10.0.0.0/8,2001:db8::/32): requests through them count against the client "
            "address in X-Forwarded-For, and their connections are not capped per address");
+    option(app, "cors-allowed-origins", c.cors_allowed_origins,
+           "Web origins whose pages may upload from a browser, comma-separated "
+           "(https://app.example.com,http://localhost:3000) or * for any: both listeners then "
+           "answer CORS preflights and expose ETag to scripts");
     seconds(app, "idle-timeout", v.idle_timeout, c.idle_timeout,
             "Cut a connection that sends or reads nothing for this long");
     seconds(app, "request-timeout", v.request_timeout, c.request_timeout,
@@ -310,6 +315,9 @@ std::optional<std::string> finish_config(core::Config& c, const OptionValues& v)
         return "--token-signing-key must be at least " + std::to_string(kMinTokenSigningKeyChars) +
                " characters, e.g. the output of `openssl rand -base64 48`; leave it unset on a "
                "single node to have one generated into the data dir";
+    }
+    if (auto origins = http::CorsOrigins::parse(c.cors_allowed_origins); !origins) {
+        return "--cors-allowed-origins: " + origins.error().message;
     }
     if (auto proxies = http::TrustedProxies::parse(c.trusted_proxies); !proxies) {
         return "--trusted-proxies: " + proxies.error().message;

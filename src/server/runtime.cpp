@@ -17,6 +17,7 @@
 #include "events/event_dispatcher.hpp"
 #include "events/webhook_service.hpp"
 #include "http/api_handler.hpp"
+#include "http/cors.hpp"
 #include "http/http_server.hpp"
 #include "http/storage_handler.hpp"
 #include "server/backends.hpp"
@@ -107,6 +108,19 @@ void watch_hashing(http::Metrics& metrics, const storage::LocalObjectStore* loca
                         [local] { return local->hashing_stats().background_bytes; });
     metrics.add_counter("audiodrop_md5_bytes_total{phase=\"complete\"}", help,
                         [local] { return local->hashing_stats().complete_bytes; });
+}
+
+// A page may call the API with a token in Authorization and a JSON body, and read
+// what tells it to wait or names the request in the log.
+http::CorsRules api_cors_rules() {
+    return http::CorsRules{"GET, HEAD, POST, DELETE", "Authorization, Content-Type",
+                           "Retry-After, X-Request-Id, WWW-Authenticate"};
+}
+
+// A page PUTs parts and reads their ETag for complete-upload, and GETs ranges of files.
+http::CorsRules storage_cors_rules() {
+    return http::CorsRules{"PUT, GET, HEAD", "",
+                           "ETag, Content-Length, Content-Range, Accept-Ranges"};
 }
 
 // What handing files on costs: probes of completed files, and webhook attempts.
@@ -211,17 +225,28 @@ int serve(core::Config config, const core::Logger& logger) {
     // finish_config checked the list.
     http::ConnectionGate gate(connection_cap(config), config.max_connections_per_address,
                               http::TrustedProxies::parse(config.trusted_proxies).value());
-    http::HttpServer api(ioc, "api", api_handler, limits, gate, logger);
+    // finish_config checked the list. Without one, no CORS at all.
+    const auto origins = http::CorsOrigins::parse(config.cors_allowed_origins).value();
+    std::optional<http::CorsHandler> api_cors;
+    if (!origins.empty()) api_cors.emplace(api_handler, origins, api_cors_rules());
+    http::HttpServer api(ioc, "api",
+                         api_cors ? static_cast<http::Handler&>(*api_cors) : api_handler, limits,
+                         gate, logger);
     api.start(std::move(*api_listener));
     // The embedded endpoint serves clients' bytes only when they are stored here.
     std::optional<http::StorageHandler> storage_handler;
+    std::optional<http::CorsHandler> storage_cors;
     std::optional<http::HttpServer> storage_server;
     if (storage_listener) {
         storage_handler.emplace(
             *objects->embedded,
             s3::Credentials{config.storage_access_key, config.storage_secret_key},
             config.storage_region, clock, metrics, pools.storage);
-        storage_server.emplace(ioc, "storage", *storage_handler, limits, gate, logger);
+        if (!origins.empty()) storage_cors.emplace(*storage_handler, origins, storage_cors_rules());
+        storage_server.emplace(
+            ioc, "storage",
+            storage_cors ? static_cast<http::Handler&>(*storage_cors) : *storage_handler, limits,
+            gate, logger);
         storage_server->start(std::move(*storage_listener));
     }
     const auto open_connections = [&] {

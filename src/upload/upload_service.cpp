@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "upload/upload_events.hpp"
 
 namespace audiodrop::upload {
@@ -13,13 +14,6 @@ using core::ErrorKind;
 using core::make_error;
 using metadata::UploadRecord;
 using metadata::UploadState;
-
-std::string lowercase(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 std::string join(const std::vector<std::string>& items) {
     std::string out;
@@ -95,7 +89,7 @@ core::Result<UploadService::Prepared> UploadService::prepare(const Owner& owner,
                               " is over this server's limit of " +
                               std::to_string(options_.max_file_size) + " bytes");
     }
-    const std::string type = lowercase(filetype);
+    const std::string type = core::ascii_lowercase(filetype);
     const auto& allowed = options_.allowed_filetypes;
     if (std::find(allowed.begin(), allowed.end(), type) == allowed.end()) {
         return make_error(ErrorKind::invalid_input, "unsupported_filetype",
@@ -240,14 +234,14 @@ core::Result<CompletedFile> UploadService::complete(const Owner& owner,
         // on a completed upload is a conflict.
         auto parts = check_part_list(req.part_list, u.part_count);
         if (parts && part_list_digest(*parts) == u.part_list_digest &&
-            lowercase(req.filetype) == u.filetype) {
+            core::ascii_lowercase(req.filetype) == u.filetype) {
             return completed_answer(u);
         }
         return make_error(ErrorKind::conflict, "upload_completed",
                           "this upload was already completed with a different part_list");
     }
     AUDIODROP_TRY(require_open(u));
-    if (lowercase(req.filetype) != u.filetype) {
+    if (core::ascii_lowercase(req.filetype) != u.filetype) {
         return make_error(ErrorKind::invalid_input, "filetype_mismatch",
                           "filetype '" + req.filetype + "' differs from '" + u.filetype +
                               "' given when the upload was started");
