@@ -8,13 +8,18 @@ packages=(
   libcli11-dev libargon2-dev libgtest-dev libgmock-dev libcurl4-openssl-dev
   libpq-dev libpugixml-dev libjemalloc-dev libavformat-dev libavcodec-dev libavutil-dev
   curl ffmpeg sqlite3 python3 python3-requests python3-boto3 python3-botocore awscli
-  postgresql ceph-mon ceph-osd radosgw ceph-common
+  postgresql ceph-mon ceph-osd radosgw ceph-common chromium
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm build the browser client and drive the browser tests. Debian's are
+# enough (Node.js 18); a newer Node.js installed another way, with its own npm, is kept.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}"

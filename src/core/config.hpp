@@ -94,6 +94,9 @@ struct Config {
     // Web origins whose pages may call both listeners (CORS): exact origins,
     // comma-separated, or "*". Empty: no CORS headers at all.
     std::string cors_allowed_origins;
+    // Serve the demo upload page at /demo/ on the API listener (outside the base path),
+    // and let the API's own origin PUT parts to the storage endpoint.
+    bool demo = false;
     std::chrono::seconds idle_timeout{30};
     std::chrono::seconds request_timeout{300};
     std::chrono::seconds shutdown_grace{20};

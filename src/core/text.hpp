@@ -22,4 +22,14 @@ inline std::string_view trim_spaces(std::string_view s) {
     return s;
 }
 
+// Takes the first item off a comma-separated list (HTTP's #rule, RFC 9110 §5.6.1),
+// without its surrounding spaces and tabs; `list` keeps what follows that comma, and is
+// empty after the last item.
+inline std::string_view next_list_item(std::string_view& list) {
+    const auto comma = list.find(',');
+    const auto item = trim_spaces(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    return item;
+}
+
 }  // namespace audiodrop::core

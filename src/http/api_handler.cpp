@@ -3,6 +3,7 @@
 #include <array>
 
 #include "http/api_response.hpp"
+#include "http/demo_page.hpp"
 #include "http/json_fields.hpp"
 #include "http/request_target.hpp"
 
@@ -61,6 +62,9 @@ ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, st
     };
     for (const auto& e : kOps) {
         if (e.path == path) return match(e);
+    }
+    if (options_.demo != nullptr && DemoPage::serves(path)) {
+        return match({path, bhttp::verb::get, &ApiHandler::demo_page});
     }
     if (!path.starts_with(options_.base_path)) return nullptr;
     const auto rel = path.substr(options_.base_path.size());
@@ -215,6 +219,10 @@ asio::awaitable<void> ApiHandler::metrics(Exchange& ex) {
     res.body() = metrics_.render();
     res.prepare_payload();
     co_await ex.send(std::move(res));
+}
+
+asio::awaitable<void> ApiHandler::demo_page(Exchange& ex) {
+    co_await ex.send(options_.demo->answer(ex.request()));
 }
 
 }  // namespace audiodrop::http

@@ -21,9 +21,13 @@ struct ApiPools {
     core::WorkerPool& argon2;
 };
 
+class DemoPage;
+
 struct ApiOptions {
     std::string base_path = "/developer/api";
     std::size_t max_json_body_bytes = 1024 * 1024;
+    // The demo page (--demo), served outside the base path; null: /demo is not a route.
+    const DemoPage* demo = nullptr;
 };
 
 // The API listener: routes each request to one service call and encodes its answer
@@ -71,6 +75,7 @@ class ApiHandler final : public Handler {
     asio::awaitable<void> healthz(Exchange& ex);
     asio::awaitable<void> readyz(Exchange& ex);
     asio::awaitable<void> metrics(Exchange& ex);
+    asio::awaitable<void> demo_page(Exchange& ex);
 
     core::Result<auth::Principal> bearer(const Exchange& ex) const;
     core::Result<upload::Owner> user(const Exchange& ex) const;

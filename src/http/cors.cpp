@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/text.hpp"
+#include "s3/sigv4.hpp"
 
 namespace audiodrop::http {
 namespace {
@@ -34,14 +35,12 @@ bool is_token_list(std::string_view s) {
 core::Result<CorsOrigins> CorsOrigins::parse(std::string_view list) {
     CorsOrigins out;
     while (!list.empty()) {
-        const auto comma = list.find(',');
-        const auto entry = core::trim_spaces(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        const auto entry = core::next_list_item(list);
         if (entry.empty()) continue;
         if (entry == "*") {
             out.any_ = true;
         } else if (is_origin(entry)) {
-            out.origins_.push_back(core::ascii_lowercase(entry));
+            out.add(entry);
         } else {
             return core::make_error(core::ErrorKind::invalid_input, "invalid_origin",
                                     "'" + std::string(entry) +
@@ -52,6 +51,13 @@ core::Result<CorsOrigins> CorsOrigins::parse(std::string_view list) {
     return out;
 }
 
+void CorsOrigins::add(std::string_view origin) {
+    auto lower = core::ascii_lowercase(origin);
+    if (std::find(origins_.begin(), origins_.end(), lower) == origins_.end()) {
+        origins_.push_back(std::move(lower));
+    }
+}
+
 std::optional<std::string> CorsOrigins::allow(std::string_view origin) const {
     if (any_) return std::string("*");
     const auto wanted = core::ascii_lowercase(origin);
@@ -59,6 +65,12 @@ std::optional<std::string> CorsOrigins::allow(std::string_view origin) const {
         return std::string(origin);
     }
     return std::nullopt;
+}
+
+std::string web_origin(std::string_view url) {
+    const auto sep = url.find("://");
+    if (sep == std::string_view::npos) return {};
+    return core::ascii_lowercase(url.substr(0, sep)) + "://" + s3::signing_host(url);
 }
 
 CorsHandler::CorsHandler(Handler& inner, CorsOrigins origins, CorsRules rules)

@@ -20,6 +20,9 @@ class CorsOrigins {
     // scheme://host[:port] origin. Empty: no origin is allowed.
     static core::Result<CorsOrigins> parse(std::string_view list);
 
+    // Allows `origin` too, a scheme://host[:port] origin such as web_origin() gives.
+    void add(std::string_view origin);
+
     bool empty() const { return !any_ && origins_.empty(); }
     // The Access-Control-Allow-Origin value for a request from `origin`, or nullopt
     // when that origin is not allowed.
@@ -29,6 +32,11 @@ class CorsOrigins {
     bool any_ = false;
     std::vector<std::string> origins_;  // lowercase scheme and host, as browsers send them
 };
+
+// The origin a browser sends for pages at the absolute http(s) URL `url`: its scheme
+// and host, lowercase, with the port only when it is not the scheme's default
+// ("HTTP://Example.com:80/developer/api" -> "http://example.com").
+std::string web_origin(std::string_view url);
 
 // What a listener lets allowed origins do.
 struct CorsRules {

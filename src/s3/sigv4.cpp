@@ -71,7 +71,8 @@ int digits_value(std::string_view s) {
     return v;
 }
 
-// The Host value botocore signs for an endpoint: lowercase, default port dropped.
+}  // namespace
+
 std::string signing_host(std::string_view endpoint) {
     std::string_view scheme;
     std::string_view authority = endpoint;
@@ -105,6 +106,8 @@ std::string signing_host(std::string_view endpoint) {
     out.append(port);
     return out;
 }
+
+namespace {
 
 // Operation parameters as botocore appends them: in the order given, not sorted.
 std::string encode_in_order(const QueryParams& params) {

@@ -46,6 +46,11 @@ bool parse_amz_date(std::string_view s, core::TimePoint& out);
 std::string credential_scope(std::string_view date, std::string_view region,
                              std::string_view service);
 
+// The Host of an endpoint URL as botocore signs it, which is also the host part of the
+// Origin a browser sends for pages there: lowercase, the scheme's default port dropped
+// ("HTTPS://S3.Example.com:443/x" -> "s3.example.com").
+std::string signing_host(std::string_view endpoint);
+
 // Canonical query string: each name and value uri-encoded (slash too), sorted by
 // name then value, joined with '&'.
 std::string canonical_query_string(const QueryParams& params);

@@ -235,6 +235,11 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
            "Web origins whose pages may upload from a browser, comma-separated "
            "(https://app.example.com,http://localhost:3000) or * for any: both listeners then "
            "answer CORS preflights and expose ETag to scripts");
+    app.add_flag("--demo", c.demo,
+                 "Serve a demo upload page at /demo/ (drag and drop, progress, playback; the "
+                 "user token goes in the URL fragment, #token=...); the API's own origin may "
+                 "then PUT parts to the storage endpoint")
+        ->envname(env_name("demo"));
     seconds(app, "idle-timeout", v.idle_timeout, c.idle_timeout,
             "Cut a connection that sends or reads nothing for this long");
     seconds(app, "request-timeout", v.request_timeout, c.request_timeout,

@@ -18,6 +18,7 @@
 #include "events/webhook_service.hpp"
 #include "http/api_handler.hpp"
 #include "http/cors.hpp"
+#include "http/demo_page.hpp"
 #include "http/http_server.hpp"
 #include "http/storage_handler.hpp"
 #include "server/backends.hpp"
@@ -117,10 +118,20 @@ http::CorsRules api_cors_rules() {
                            "Retry-After, X-Request-Id, WWW-Authenticate"};
 }
 
-// A page PUTs parts and reads their ETag for complete-upload, and GETs ranges of files.
+// A page PUTs parts and reads their ETag for complete-upload, and GETs ranges of files;
+// a SlowDown's Retry-After tells its client how long to back off.
 http::CorsRules storage_cors_rules() {
     return http::CorsRules{"PUT, GET, HEAD", "",
-                           "ETag, Content-Length, Content-Range, Accept-Ranges"};
+                           "ETag, Content-Length, Content-Range, Accept-Ranges, Retry-After"};
+}
+
+// The origin the demo page PUTs parts to and plays files from: that of the URLs the
+// store presigns (the storage endpoint's public URL, or the S3 bucket's host), asked of
+// the store itself so that path- and host-style S3 addressing both come out right.
+// Presigning is computed locally; nothing is fetched.
+std::string presigned_origin(storage::ObjectStore& store) {
+    const auto url = store.presign_get("demo", std::chrono::minutes(1));
+    return url ? http::web_origin(*url) : std::string();
 }
 
 // What handing files on costs: probes of completed files, and webhook attempts.
@@ -216,9 +227,15 @@ int serve(core::Config config, const core::Logger& logger) {
         {&pools.metadata, &pools.storage, &pools.hash, &pools.argon2, &pools.webhook});
     watch_hashing(metrics, objects->local);
     watch_hand_off(metrics, uploads, dispatcher);
-    http::ApiHandler api_handler(auth, uploads, webhooks, metrics,
-                                 http::ApiPools{pools.metadata, pools.storage, pools.argon2},
-                                 http::ApiOptions{config.base_path, config.max_json_body_bytes});
+    std::optional<http::DemoPage> demo;
+    if (config.demo) {
+        demo.emplace(http::embedded_demo_assets(),
+                     http::DemoPageOptions{config.base_path, presigned_origin(*objects->store)});
+    }
+    http::ApiHandler api_handler(
+        auth, uploads, webhooks, metrics,
+        http::ApiPools{pools.metadata, pools.storage, pools.argon2},
+        http::ApiOptions{config.base_path, config.max_json_body_bytes, demo ? &*demo : nullptr});
 
     const http::ConnectionLimits limits{config.max_header_bytes, config.idle_timeout,
                                         config.request_timeout};
@@ -242,7 +259,12 @@ int serve(core::Config config, const core::Logger& logger) {
             *objects->embedded,
             s3::Credentials{config.storage_access_key, config.storage_secret_key},
             config.storage_region, clock, metrics, pools.storage);
-        if (!origins.empty()) storage_cors.emplace(*storage_handler, origins, storage_cors_rules());
+        // The demo page, on the API's origin, PUTs parts here; the API's list is not widened.
+        auto storage_origins = origins;
+        if (config.demo) storage_origins.add(http::web_origin(config.public_url));
+        if (!storage_origins.empty()) {
+            storage_cors.emplace(*storage_handler, storage_origins, storage_cors_rules());
+        }
         storage_server.emplace(
             ioc, "storage",
             storage_cors ? static_cast<http::Handler&>(*storage_cors) : *storage_handler, limits,
@@ -288,6 +310,7 @@ int serve(core::Config config, const core::Logger& logger) {
          {"metadata", describe_metadata(config)},
          {"objects", describe_objects(config)},
          {"region", config.region}});
+    if (demo) logger->info({{"msg", "demo page at " + config.public_url + "/demo/"}});
 
     int signal = 0;
     sigwait(&stop_signals, &signal);

@@ -73,7 +73,7 @@ class Cors(harness.ServerTestCase):
         self.assertEqual(put.status_code, 200, put.text)
         self.assertEqual(put.headers["Access-Control-Allow-Origin"], PAGE)
         exposed = [h.strip() for h in put.headers["Access-Control-Expose-Headers"].split(",")]
-        for name in ("ETag", "Content-Length", "Content-Range", "Accept-Ranges"):
+        for name in ("ETag", "Content-Length", "Content-Range", "Accept-Ranges", "Retry-After"):
             self.assertIn(name, exposed)
         etags = {1: put.headers["ETag"]}
         done = self.api.complete(token, plan["FileId"], plan["UploadId"],

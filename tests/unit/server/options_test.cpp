@@ -67,5 +67,34 @@ TEST(Options, TrustedProxiesMustBeAddressesOrNetworks) {
     EXPECT_EQ(good.trusted_proxies, "10.0.0.0/8, 2001:db8::/32");
 }
 
+// --demo, like every option: the flag, then AUDIODROP_DEMO, then the config file.
+TEST(Options, DemoComesFromTheFlagTheEnvironmentOrTheFile) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("audiodrop-demo-test-" + std::to_string(::getpid()) + ".toml");
+    std::ofstream(path) << "demo = true\n";
+    OptionValues values;
+    core::Config from_file;
+    ASSERT_TRUE(parse({"--config", path.string()}, from_file, values));
+    EXPECT_TRUE(from_file.demo);
+
+    ::setenv("AUDIODROP_DEMO", "false", 1);
+    core::Config env_over_file;
+    ASSERT_TRUE(parse({"--config", path.string()}, env_over_file, values));
+    EXPECT_FALSE(env_over_file.demo);
+    core::Config flag_over_env;
+    ASSERT_TRUE(parse({"--demo"}, flag_over_env, values));
+    EXPECT_TRUE(flag_over_env.demo);
+    ::setenv("AUDIODROP_DEMO", "true", 1);
+    core::Config from_env;
+    ASSERT_TRUE(parse({}, from_env, values));
+    EXPECT_TRUE(from_env.demo);
+    ::unsetenv("AUDIODROP_DEMO");
+
+    core::Config by_default;
+    ASSERT_TRUE(parse({}, by_default, values));
+    EXPECT_FALSE(by_default.demo);
+    std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace audiodrop::server
