@@ -12,7 +12,7 @@ subscription to a Python receiver that verifies both signatures, then:
             delivery cannot beat). Printed as medians and their ratio.
   probe     for each of mp3, m4a (index at the end), wav, ogg/opus and flac of
             --minutes of audio: the server's own probe time (from /metrics,
-            audiodrop_probe_microseconds_total) per file, beside the time to MD5 the same
+            audiodrop_probe_seconds_total) per file, beside the time to MD5 the same
             bytes here (the least any look at the bytes costs), medians of --rounds.
 
   bench/hand_off.py [--rounds 20] [--minutes 3]
@@ -85,10 +85,10 @@ def main():
             data = make_audio(filetype, seconds)
             probe_us, md5_us = [], []
             for _ in range(args.rounds):
-                before = harness.metric(server, "audiodrop_probe_microseconds_total")
+                before = harness.metric(server, "audiodrop_probe_seconds_total")
                 api.upload_file(token, data, filetype)
                 probe_us.append(
-                    harness.metric(server, "audiodrop_probe_microseconds_total") - before)
+                    (harness.metric(server, "audiodrop_probe_seconds_total") - before) * 1e6)
                 began = time.perf_counter()
                 hashlib.md5(data).hexdigest()
                 md5_us.append((time.perf_counter() - began) * 1e6)

@@ -7,8 +7,9 @@ packages=(
   libboost1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libargon2-dev libgtest-dev libgmock-dev libcurl4-openssl-dev
   libpq-dev libpugixml-dev libjemalloc-dev libavformat-dev libavcodec-dev libavutil-dev
-  curl ffmpeg sqlite3 python3 python3-requests python3-boto3 python3-botocore awscli
-  postgresql ceph-mon ceph-osd radosgw ceph-common chromium
+  curl ffmpeg sqlite3 python3 python3-requests python3-boto3 python3-botocore
+  python3-jsonschema python3-yaml awscli
+  postgresql ceph-mon ceph-osd radosgw ceph-common chromium prometheus help2man
 )
 
 missing=()

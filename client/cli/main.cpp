@@ -31,6 +31,7 @@ struct GlobalFlags {
     std::string endpoint;
     std::string region;
     std::string state_dir;
+    std::string ca_cert;
     bool json = false;
     bool quiet = false;
 };
@@ -105,6 +106,9 @@ int main(int argc, char** argv) {
     app.add_option("--state-dir", flags.state_dir,
                    "Where resume journals live (default $XDG_STATE_HOME/audiodrop or "
                    "~/.local/state/audiodrop)");
+    app.add_option("--ca-cert", flags.ca_cert,
+                   "PEM file of CA certificates to trust for https:// API and storage URLs, "
+                   "e.g. a private CA's ($AUDIODROP_CA_CERT)");
     app.add_flag("--json", flags.json, "Print the result as JSON");
     app.add_flag("-q,--quiet", flags.quiet, "No progress output");
 
@@ -181,6 +185,8 @@ int main(int argc, char** argv) {
     client::ClientOptions client_options;
     client_options.endpoint = *endpoint;
     client_options.max_send_rate = limit_rate;
+    client_options.ca_cert =
+        flags.ca_cert.empty() ? from_env("AUDIODROP_CA_CERT").value_or("") : flags.ca_cert;
     const client::Client api(std::move(client_options));
 
     if (partner->parsed()) {

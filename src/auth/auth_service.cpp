@@ -41,6 +41,17 @@ core::Error invalid_refresh_token() {
                             "partner token with your client credentials");
 }
 
+core::Error partner_disabled() {
+    return core::make_error(ErrorKind::unauthenticated, "partner_disabled",
+                            "this partner is disabled and gets no tokens; ask the service's "
+                            "operator to enable it");
+}
+
+// A new client secret, shown once.
+std::string new_secret() {
+    return "sk_" + core::base64url_encode(core::random_bytes(kSecretBytes));
+}
+
 core::Error rate_limited(std::string_view whose, std::chrono::seconds wait) {
     core::Error e = core::make_error(ErrorKind::rate_limited, "rate_limited",
                                      "too many token requests " + std::string(whose) +
@@ -150,7 +161,7 @@ core::Result<PartnerCredential> AuthService::create_partner(const std::string& n
     }
     PartnerCredential credential{
         .client_id = core::new_id(kClientIdPrefix),
-        .secret_key = "sk_" + core::base64url_encode(core::random_bytes(kSecretBytes)),
+        .secret_key = new_secret(),
     };
     const metadata::Partner partner{
         .client_id = credential.client_id,
@@ -193,6 +204,7 @@ core::Result<PartnerTokens> AuthService::issue_partner_token(std::string_view cl
         return wrong_region("these client credentials belong to the " + partner.region +
                             " region; request tokens from " + host_of(options_, partner.region));
     }
+    if (partner.disabled_at) return partner_disabled();
     return issue_pair(partner);
 }
 
@@ -215,6 +227,7 @@ core::Result<PartnerTokens> AuthService::refresh(std::string_view refresh_token,
         return wrong_region("this refresh token belongs to the " + partner->region +
                             " region; refresh it at " + host_of(options_, partner->region));
     }
+    if (partner->disabled_at) return partner_disabled();
     // Issued before the partner's tokens were revoked.
     if (live->token_generation < partner->token_generation) return invalid_refresh_token();
     AUDIODROP_TRY_ASSIGN(auto pair, issue_pair(*partner));
@@ -319,12 +332,44 @@ std::int64_t AuthService::token_generation(const std::string& client_id) const {
     return it == generations_.end() ? 0 : it->second;
 }
 
-core::Result<void> AuthService::revoke_tokens(const std::string& client_id) {
-    AUDIODROP_TRY_ASSIGN(const std::int64_t generation, store_.revoke_partner_tokens(client_id));
+void AuthService::learn_generation(const std::string& client_id, std::int64_t generation) {
     std::unique_lock lock(generations_mutex_);
     auto& known = generations_[client_id];
     known = std::max(known, generation);
+}
+
+core::Result<void> AuthService::revoke_tokens(const std::string& client_id) {
+    AUDIODROP_TRY_ASSIGN(const std::int64_t generation, store_.revoke_partner_tokens(client_id));
+    learn_generation(client_id, generation);
     return {};
+}
+
+core::Result<void> AuthService::disable_partner(const std::string& client_id) {
+    AUDIODROP_TRY_ASSIGN(const std::int64_t generation,
+                         store_.disable_partner(client_id, clock_.now()));
+    learn_generation(client_id, generation);
+    return {};
+}
+
+core::Result<void> AuthService::enable_partner(const std::string& client_id) {
+    return store_.enable_partner(client_id);
+}
+
+core::Result<PartnerCredential> AuthService::rotate_secret(const std::string& client_id) {
+    PartnerCredential credential{.client_id = client_id, .secret_key = new_secret()};
+    AUDIODROP_TRY_ASSIGN(
+        const std::int64_t generation,
+        store_.replace_partner_secret(client_id, hash_secret(credential.secret_key)));
+    learn_generation(client_id, generation);
+    return credential;
+}
+
+core::Result<metadata::PartnerHoldings> AuthService::delete_partner(const std::string& client_id,
+                                                                    bool with_uploads) {
+    AUDIODROP_TRY_ASSIGN(const auto abandoned,
+                         store_.delete_partner(client_id, clock_.now(), with_uploads));
+    learn_generation(client_id, metadata::kDeletedPartnerGeneration);
+    return abandoned;
 }
 
 core::Result<PartnerTokens> AuthService::issue_pair(const metadata::Partner& partner) {

@@ -88,17 +88,34 @@ class AuthService {
     // tokens and its users' on every replica by that replica's next sync(). Tokens
     // issued afterwards work. not_found "partner_not_found" for an unknown client_id.
     core::Result<void> revoke_tokens(const std::string& client_id);
+    // Partner administration. Each takes effect on every replica by its next sync(), and
+    // each is not_found "partner_not_found" for an unknown client_id.
+    // Revokes the partner's tokens, and it gets no new ones (unauthenticated
+    // "partner_disabled") until enable_partner. Again on a disabled partner: revokes again
+    // and keeps the time it was first disabled.
+    core::Result<void> disable_partner(const std::string& client_id);
+    // Lets a disabled partner get tokens again; the tokens revoked stay revoked.
+    core::Result<void> enable_partner(const std::string& client_id);
+    // Gives the partner a new secret (shown once) and revokes its tokens: the old secret
+    // is refused at once.
+    core::Result<PartnerCredential> rotate_secret(const std::string& client_id);
+    // Deletes the partner as MetadataStore::delete_partner does; its tokens are refused
+    // ("token_revoked") from then on. Returns the uploads it abandoned.
+    core::Result<metadata::PartnerHoldings> delete_partner(const std::string& client_id,
+                                                           bool with_uploads);
 
     // Basic client_id:secret_key -> a token pair, for a caller at `address` (the key its
     // connections are counted under). unauthenticated "invalid_client" for an unknown
-    // client or wrong secret (same message for both); rate_limited past
+    // client or wrong secret (same message for both); "partner_disabled" for a disabled
+    // partner, told only to a caller with the right secret; rate_limited past
     // token_requests_per_minute_per_address for the address (checked first, before any
     // hashing) or token_requests_per_minute for the client_id.
     core::Result<PartnerTokens> issue_partner_token(std::string_view client_id,
                                                     std::string_view secret_key,
                                                     const std::string& address);
     // Spends `refresh_token` and returns a new pair; a spent, unknown or expired token
-    // is unauthenticated "invalid_refresh_token". Rate limited like issue_partner_token;
+    // is unauthenticated "invalid_refresh_token", one of a disabled partner
+    // "partner_disabled". Rate limited like issue_partner_token;
     // a refresh refused for its rate leaves the token unspent.
     core::Result<PartnerTokens> refresh(std::string_view refresh_token, const std::string& address);
     // `partner` must be a partner principal (forbidden otherwise). user_id must be
@@ -122,6 +139,9 @@ class AuthService {
   private:
     core::Result<PartnerTokens> issue_pair(const metadata::Partner& partner);
     std::int64_t token_generation(const std::string& client_id) const;
+    // Tokens of the partner older than `generation` are refused here at once, before the
+    // next sync().
+    void learn_generation(const std::string& client_id, std::int64_t generation);
 
     metadata::MetadataStore& store_;
     const core::Clock& clock_;

@@ -15,9 +15,16 @@ struct Config {
     // Listeners and the URLs clients are given.
     std::string listen = "127.0.0.1:8080";
     std::string storage_listen = "127.0.0.1:8081";
-    std::string public_url;          // defaults to http://<bound listen address>
-    std::string storage_public_url;  // defaults to http://<bound storage_listen address>
+    std::string public_url;          // defaults to http(s)://<bound listen address>
+    std::string storage_public_url;  // defaults to http(s)://<bound storage_listen address>
     std::string base_path = "/developer/api";
+    // TLS on each listener: PEM certificate chain and key files, both or neither (empty:
+    // plain HTTP). SIGHUP reads them again.
+    std::string tls_cert;
+    std::string tls_key;
+    std::string storage_tls_cert;
+    std::string storage_tls_key;
+    std::chrono::seconds tls_handshake_timeout{10};
 
     // Where metadata and bytes live (embedded default).
     std::string data_dir = "./data";

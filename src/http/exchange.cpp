@@ -1,13 +1,12 @@
 #include "http/exchange.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <memory>
+
+#include "http/stream.hpp"
 
 namespace audiodrop::http {
 namespace {
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kChunkBytes = 256 * 1024;  // a download's piece, read then sent
 
 core::Error connection_error(const beast::error_code& ec) {
@@ -32,7 +31,7 @@ core::Error connection_error(const beast::error_code& ec) {
 
 }  // namespace
 
-Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+Exchange::Exchange(Stream& stream, beast::flat_buffer& buffer,
                    bhttp::request_parser<bhttp::empty_body>& header_parser,
                    const ConnectionLimits& limits, std::string request_id,
                    std::string client_address)
@@ -54,13 +53,13 @@ std::optional<std::uint64_t> Exchange::content_length() const {
     return *len;
 }
 
-void Exchange::arm_idle_timer() { stream_.expires_after(limits_.idle_timeout); }
+void Exchange::arm_idle_timer() { stream_.tcp().expires_after(limits_.idle_timeout); }
 
 void Exchange::arm_timer() {
     const auto left = deadline_ - std::chrono::steady_clock::now();
     const auto idle =
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits_.idle_timeout);
-    stream_.expires_after(
+    stream_.tcp().expires_after(
         std::max(std::chrono::steady_clock::duration::zero(), std::min(left, idle)));
 }
 
@@ -81,7 +80,8 @@ asio::awaitable<core::Result<std::string>> Exchange::read_body(std::size_t limit
     bhttp::request_parser<bhttp::string_body> parser{std::move(header_parser_)};
     parser.body_limit(limit);
     arm_timer();
-    auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kAwait);
+    auto [ec, n] = co_await stream_.visit(
+        [&](auto& s) { return bhttp::async_read(s, buffer_, parser, kAwait); });
     bytes_in_ += n;
     if (ec) {
         close_after_ = true;
@@ -106,7 +106,8 @@ asio::awaitable<core::Result<std::size_t>> Exchange::read_body_into(std::span<st
         arm_timer();
         // One receive takes whatever the socket holds, up to `want`: a fast client
         // fills the buffer, a slow one hands over what it sent so far.
-        auto [ec, got] = co_await stream_.async_read_some(asio::buffer(into.data(), want), kAwait);
+        auto [ec, got] = co_await stream_.visit(
+            [&](auto& s) { return s.async_read_some(asio::buffer(into.data(), want), kAwait); });
         if (ec) {
             close_after_ = true;
             co_return connection_error(ec);
@@ -126,7 +127,7 @@ asio::awaitable<bool> Exchange::continue_if_expected() {
     continue_sent_ = true;
     bhttp::response<bhttp::empty_body> res{bhttp::status::continue_, header_.version()};
     arm_timer();
-    auto [ec, n] = co_await bhttp::async_write(stream_, res, kAwait);
+    auto [ec, n] = co_await write_all(stream_, res);
     co_return !ec;
 }
 
@@ -146,7 +147,7 @@ asio::awaitable<bool> Exchange::send(StringResponse res) {
     finish_headers(res);
     if (!res.has_content_length()) res.prepare_payload();
     arm_timer();
-    auto [ec, n] = co_await bhttp::async_write(stream_, res, kAwait);
+    auto [ec, n] = co_await write_all(stream_, res);
     bytes_out_ += n;
     if (ec) close_after_ = true;
     co_return !ec;
@@ -160,7 +161,8 @@ asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body
     head.body().more = true;
     bhttp::response_serializer<bhttp::buffer_body> serializer{head};
     arm_idle_timer();
-    auto [hec, hn] = co_await bhttp::async_write_header(stream_, serializer, kAwait);
+    auto [hec, hn] = co_await stream_.visit(
+        [&](auto& s) { return bhttp::async_write_header(s, serializer, kAwait); });
     bytes_out_ += hn;
     if (hec) {
         close_after_ = true;
@@ -184,7 +186,7 @@ asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body
         head.body().size = *got;
         head.body().more = true;
         arm_idle_timer();
-        auto [ec, n] = co_await bhttp::async_write(stream_, serializer, kAwait);
+        auto [ec, n] = co_await write_all(stream_, serializer);
         if (ec == bhttp::error::need_buffer) ec = {};
         if (ec) {
             close_after_ = true;
@@ -196,7 +198,7 @@ asio::awaitable<bool> Exchange::send_streamed(bhttp::response<bhttp::buffer_body
     head.body().data = nullptr;
     head.body().more = false;
     arm_idle_timer();
-    auto [ec, n] = co_await bhttp::async_write(stream_, serializer, kAwait);
+    auto [ec, n] = co_await write_all(stream_, serializer);
     if (ec) close_after_ = true;
     co_return !ec;
 }

@@ -24,10 +24,14 @@ namespace asio = boost::asio;
 using StringResponse = bhttp::response<bhttp::string_body>;
 using RequestHeader = bhttp::request_header<>;
 
+class Stream;
+
 struct ConnectionLimits {
     std::size_t max_header_bytes = 16 * 1024;
     std::chrono::seconds idle_timeout{30};
     std::chrono::seconds request_timeout{300};
+    // A TLS client has this long to finish its handshake.
+    std::chrono::seconds handshake_timeout{10};
 };
 
 // One request and its answer on a keep-alive connection. The header has been read;
@@ -36,7 +40,7 @@ struct ConnectionLimits {
 // stops at the request deadline, so a slow or silent client is cut off.
 class Exchange {
   public:
-    Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    Exchange(Stream& stream, beast::flat_buffer& buffer,
              bhttp::request_parser<bhttp::empty_body>& header_parser,
              const ConnectionLimits& limits, std::string request_id, std::string client_address);
 
@@ -98,7 +102,7 @@ class Exchange {
     template <class Message>
     void finish_headers(Message& res);
 
-    beast::tcp_stream& stream_;
+    Stream& stream_;
     beast::flat_buffer& buffer_;
     bhttp::request_parser<bhttp::empty_body>& header_parser_;
     RequestHeader header_;  // a copy: the parser moves on to read the body

@@ -1,21 +1,21 @@
 #include "http/http_server.hpp"
 
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "core/ids.hpp"
 #include "http/request_framing.hpp"
+#include "http/stream.hpp"
+#include "http/tls_credentials.hpp"
 
 namespace audiodrop::http {
 namespace {
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // After refusing a body we did not read, keep reading (and dropping) for a moment so
 // the client gets to read our answer instead of a connection reset.
 constexpr auto kLingerTime = std::chrono::seconds(2);
@@ -26,6 +26,8 @@ constexpr std::size_t kReadBufferBytes = 128 * 1024;
 constexpr auto kRefusalTime = std::chrono::seconds(1);
 constexpr std::size_t kMaxRefusing = 64;
 constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
+// How long a TLS peer gets to answer our close_notify before the socket closes anyway.
+constexpr auto kTlsCloseTime = std::chrono::seconds(1);
 
 // Drops what the peer still sends, for at most `until` and `limit` bytes, after our
 // send side is shut: closing a socket with unread input resets it, and the reset can
@@ -64,9 +66,10 @@ bool out_of_descriptors(const boost::system::error_code& ec) {
 }  // namespace
 
 struct HttpServer::Connection {
-    Connection(tcp::socket socket, ConnectionGate::Ticket place)
-        : stream(std::move(socket)), ticket(std::move(place)) {}
-    beast::tcp_stream stream;
+    Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+               ConnectionGate::Ticket place)
+        : stream(std::move(socket), std::move(tls)), ticket(std::move(place)) {}
+    Stream stream;
     ConnectionGate::Ticket ticket;  // the connection's place, given back with it
     bool busy = false;              // guarded by HttpServer::mutex_
 };
@@ -100,13 +103,15 @@ core::Result<tcp::endpoint> parse_listen_address(const std::string& listen) {
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, std::string name, Handler& handler,
-                       ConnectionLimits limits, ConnectionGate& gate, core::Logger logger)
+                       ConnectionLimits limits, ConnectionGate& gate, core::Logger logger,
+                       const TlsCredentials* tls)
     : ioc_(ioc),
       name_(std::move(name)),
       handler_(handler),
       limits_(limits),
       gate_(gate),
       logger_(std::move(logger)),
+      tls_(tls),
       acceptor_(asio::make_strand(ioc)) {}
 
 HttpServer::~HttpServer() = default;
@@ -167,13 +172,15 @@ asio::awaitable<void> HttpServer::accept_loop() {
             continue;
         }
         socket.set_option(tcp::no_delay(true), ec);
-        auto conn = std::make_shared<Connection>(std::move(socket), std::move(ticket));
+        auto conn =
+            std::make_shared<Connection>(std::move(socket), tls_context(), std::move(ticket));
         {
             std::lock_guard lock(mutex_);
             connections_.insert(conn);
         }
         asio::co_spawn(
-            conn->stream.get_executor(), serve(conn), [this, conn](std::exception_ptr failure) {
+            conn->stream.tcp().get_executor(), serve(conn),
+            [this, conn](std::exception_ptr failure) {
                 if (!failure) return;
                 // A bug, not a client: log it and drop the connection.
                 try {
@@ -183,7 +190,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
                         {{"listener", name_}, {"msg", "connection failed"}, {"error", e.what()}});
                 }
                 beast::error_code ec;
-                conn->stream.socket().close(ec);
+                conn->stream.tcp().socket().close(ec);
                 std::lock_guard lock(mutex_);
                 connections_.erase(conn);
             });
@@ -221,38 +228,64 @@ asio::awaitable<void> HttpServer::refuse(tcp::socket socket, ConnectionGate::Ver
     res.set(bhttp::field::retry_after, "1");
     res.keep_alive(false);
     res.prepare_payload();
-    beast::tcp_stream stream(std::move(socket));
+    Stream stream(std::move(socket), tls_context());
     const auto until = std::chrono::steady_clock::now() + kRefusalTime;
-    stream.expires_at(until);
-    auto [ec, n] = co_await bhttp::async_write(stream, res, kAwait);
-    if (!ec) co_await drain(stream, until, kReadBufferBytes);
-    stream.close();
+    const auto handshake_error = co_await stream.handshake(kRefusalTime);
+    if (!handshake_error) {
+        stream.tcp().expires_at(until);
+        auto [ec, n] = co_await write_all(stream, res);
+        if (!ec) co_await drain(stream.tcp(), until, kReadBufferBytes);
+    }
+    stream.tcp().close();
     --refusing_;
+}
+
+std::shared_ptr<asio::ssl::context> HttpServer::tls_context() const {
+    return tls_ != nullptr ? tls_->context() : nullptr;
+}
+
+asio::awaitable<bool> HttpServer::handshake(Stream& stream, const asio::ip::address& peer,
+                                            std::chrono::steady_clock::duration timeout) {
+    const auto ec = co_await stream.handshake(timeout);
+    if (!ec) co_return true;
+    // A client that does not trust us, speaks plain HTTP or an old TLS, or stalls: its
+    // own side says why; one line a second is enough for the operator to notice.
+    if (const auto count = handshake_warning_.occur()) {
+        logger_->info({{"listener", name_},
+                       {"msg", "tls handshakes failed"},
+                       {"error", ec == beast::error::timeout ? "timed out" : ec.message()},
+                       {"last_from", peer.to_string()},
+                       {"count", count}});
+    }
+    co_return false;
 }
 
 asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
     beast::error_code ignored;
-    const auto peer = conn->stream.socket().remote_endpoint(ignored).address();
+    const auto peer = conn->stream.tcp().socket().remote_endpoint(ignored).address();
     const bool proxied = gate_.proxies().trusts(peer);
+    bool keep_going = co_await handshake(conn->stream, peer, limits_.handshake_timeout);
     // Bounded: a header, or a chunk-size line whose extensions never end, can grow it
     // only this far before the read fails.
     beast::flat_buffer buffer(kReadBufferBytes + limits_.max_header_bytes);
     // Beast reads into the buffer's spare capacity; left at a header's size, a part
     // body would arrive a few hundred bytes per read.
     buffer.reserve(kReadBufferBytes);
-    bool keep_going = true;
     while (keep_going && !stopping_) {
         bhttp::request_parser<bhttp::empty_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
         // Each route sets the body limit it needs when it reads the body.
         parser.body_limit(boost::none);
-        conn->stream.expires_after(limits_.idle_timeout);
-        auto [ec, n] = co_await bhttp::async_read_header(conn->stream, buffer, parser, kAwait);
+        conn->stream.tcp().expires_after(limits_.idle_timeout);
+        auto [ec, n] = co_await conn->stream.visit(
+            [&](auto& s) { return bhttp::async_read_header(s, buffer, parser, kAwait); });
         if (ec) {
-            // A clean close between requests, a timeout or a stop: nothing to answer.
+            // A clean close between requests (a TLS peer may skip its close_notify), a
+            // timeout or a stop: nothing to answer.
             if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
                 ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-                ec == asio::error::eof || ec == bhttp::error::partial_message) {
+                ec == asio::error::eof || ec == bhttp::error::partial_message ||
+                ec == asio::ssl::error::stream_truncated) {
                 break;
             }
             if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
@@ -290,7 +323,7 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
         log_request(exchange, remote, started);
         keep_going = exchange.keep_alive();
         if (!exchange.body_done() && exchange.responded()) {
-            co_await drain(conn->stream, std::chrono::steady_clock::now() + kLingerTime,
+            co_await drain(conn->stream.tcp(), std::chrono::steady_clock::now() + kLingerTime,
                            kLingerBytes);
         }
         {
@@ -298,8 +331,7 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
             conn->busy = false;
         }
     }
-    conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    conn->stream.close();
+    co_await conn->stream.close(kTlsCloseTime);
     std::lock_guard lock(mutex_);
     connections_.erase(conn);
 }
@@ -310,13 +342,14 @@ asio::awaitable<void> HttpServer::reject(Connection& conn, const std::string& re
     auto res = handler_.framing_error(status, code, message, core::new_id("req_"));
     res.keep_alive(false);
     res.prepare_payload();
-    conn.stream.expires_after(limits_.idle_timeout);
-    auto [ec, n] = co_await bhttp::async_write(conn.stream, res, kAwait);
+    conn.stream.tcp().expires_after(limits_.idle_timeout);
+    auto [ec, n] = co_await write_all(conn.stream, res);
     logger_->info(
         {{"listener", name_}, {"remote", remote}, {"status", status}, {"error", message}});
     // Whatever body followed was never read.
     if (!ec)
-        co_await drain(conn.stream, std::chrono::steady_clock::now() + kLingerTime, kLingerBytes);
+        co_await drain(conn.stream.tcp(), std::chrono::steady_clock::now() + kLingerTime,
+                       kLingerBytes);
 }
 
 void HttpServer::log_request(const Exchange& ex, const std::string& remote,
@@ -357,7 +390,7 @@ void HttpServer::stop() {
     std::lock_guard lock(mutex_);
     for (const auto& conn : connections_) {
         if (conn->busy) continue;
-        asio::post(conn->stream.get_executor(), [conn] { conn->stream.cancel(); });
+        asio::post(conn->stream.tcp().get_executor(), [conn] { conn->stream.tcp().cancel(); });
     }
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -17,6 +18,8 @@
 namespace audiodrop::http {
 
 using tcp = asio::ip::tcp;
+class Stream;
+class TlsCredentials;
 
 // What a listener does with each request. handle() sends exactly one answer through
 // the exchange; framing_error() renders, in the listener's own format (JSON or S3
@@ -32,15 +35,17 @@ class Handler {
 
 // A listener: one coroutine per connection, on its own strand of a shared
 // multi-threaded io_context; requests on a connection are served one after another
-// (keep-alive). A connection the gate does not admit gets a short refusal (429 when its
-// address has too many, 503 when the server does) and is closed. When the process runs
-// out of file descriptors, accepting backs off instead of spinning. stop() closes the
-// acceptor and the idle connections at once, and lets busy ones finish the request in
-// hand, then close.
+// (keep-alive). With TLS credentials every connection starts with a handshake, cut off
+// after limits.handshake_timeout, and is served the same way afterwards. A connection
+// the gate does not admit gets a short refusal (429 when its address has too many, 503
+// when the server does) and is closed. When the process runs out of file descriptors,
+// accepting backs off instead of spinning. stop() closes the acceptor and the idle
+// connections at once, and lets busy ones finish the request in hand, then close.
 class HttpServer {
   public:
+    // `tls`: the credentials new connections get (null: plain HTTP); must outlive this.
     HttpServer(asio::io_context& ioc, std::string name, Handler& handler, ConnectionLimits limits,
-               ConnectionGate& gate, core::Logger logger);
+               ConnectionGate& gate, core::Logger logger, const TlsCredentials* tls = nullptr);
     ~HttpServer();
 
     // Starts accepting on a listener from open_listener().
@@ -53,8 +58,13 @@ class HttpServer {
   private:
     struct Connection;
     asio::awaitable<void> accept_loop();
-    // Answers a connection the gate refused, then closes it.
+    // Answers a connection the gate refused (after its handshake, on TLS), then closes it.
     asio::awaitable<void> refuse(tcp::socket socket, ConnectionGate::Verdict verdict);
+    // What a new connection speaks: the credentials' current context, or null (plain).
+    std::shared_ptr<asio::ssl::context> tls_context() const;
+    // The TLS handshake, if any; false (logged, at most once a second) when it failed.
+    asio::awaitable<bool> handshake(Stream& stream, const asio::ip::address& peer,
+                                    std::chrono::steady_clock::duration timeout);
     // Waits out a failed accept: longer each time the process is out of descriptors.
     asio::awaitable<void> back_off(const boost::system::error_code& ec);
     asio::awaitable<void> serve(std::shared_ptr<Connection> conn);
@@ -71,12 +81,14 @@ class HttpServer {
     ConnectionLimits limits_;
     ConnectionGate& gate_;
     core::Logger logger_;
+    const TlsCredentials* tls_;
     tcp::acceptor acceptor_;
     std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> refusing_{0};  // refusals being written right now
     std::chrono::milliseconds accept_backoff_{0};
     core::RepeatedWarning accept_warning_;
     core::RepeatedWarning refusal_warning_;
+    core::RepeatedWarning handshake_warning_;
     mutable std::mutex mutex_;
     std::set<std::shared_ptr<Connection>> connections_;
 };

@@ -1,5 +1,7 @@
 #include "http/metrics.hpp"
 
+#include <charconv>
+
 namespace audiodrop::http {
 namespace {
 
@@ -15,6 +17,14 @@ void counter(std::string& out, const char* name, const char* help, std::uint64_t
     out += ' ';
     out += std::to_string(value);
     out += '\n';
+}
+
+// The shortest text that reads back as `value`: "42" for whole numbers, as counters
+// of bytes and events are.
+std::string number(double value) {
+    std::array<char, 32> text{};
+    const auto end = std::to_chars(text.data(), text.data() + text.size(), value).ptr;
+    return std::string(text.data(), end);
 }
 
 }  // namespace
@@ -57,7 +67,7 @@ std::string Metrics::render() const {
                    " " + std::string(c.type) + "\n";
             last_name = name;
         }
-        out += c.series + " " + std::to_string(c.read()) + "\n";
+        out += c.series + " " + number(c.read()) + "\n";
     }
     return out;
 }

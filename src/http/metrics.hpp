@@ -31,12 +31,12 @@ class Metrics {
     void watch_pools(std::vector<const core::WorkerPool*> pools) { pools_ = std::move(pools); }
     // A counter kept elsewhere (a store's), read when /metrics is rendered: `series` is
     // the name with its labels, e.g. audiodrop_md5_bytes_total{phase="background"}.
-    // Set at start, before any request.
-    void add_counter(std::string series, std::string help, std::function<std::uint64_t()> read) {
+    // Set at start, before any request. A double, so that times can be in seconds.
+    void add_counter(std::string series, std::string help, std::function<double()> read) {
         counters_.push_back({std::move(series), std::move(help), "counter", std::move(read)});
     }
     // The same for a value that goes up and down (open connections).
-    void add_gauge(std::string series, std::string help, std::function<std::uint64_t()> read) {
+    void add_gauge(std::string series, std::string help, std::function<double()> read) {
         counters_.push_back({std::move(series), std::move(help), "gauge", std::move(read)});
     }
 
@@ -57,7 +57,7 @@ class Metrics {
         std::string series;
         std::string help;
         std::string_view type;  // "counter" or "gauge"
-        std::function<std::uint64_t()> read;
+        std::function<double()> read;
     };
     std::vector<ExternalCounter> counters_;
 };

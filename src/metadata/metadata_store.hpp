@@ -32,9 +32,37 @@ class MetadataStore {
     // of an older one are refused, and deletes its refresh tokens, in one transaction.
     // Returns the new generation; not_found "partner_not_found" for an unknown client_id.
     virtual core::Result<std::int64_t> revoke_partner_tokens(const std::string& client_id) = 0;
-    // client_id -> token generation of each partner whose tokens were ever revoked.
+    // client_id -> token generation of each partner whose tokens were ever revoked, and
+    // kDeletedPartnerGeneration for each deleted partner.
     virtual core::Result<std::vector<std::pair<std::string, std::int64_t>>>
     revoked_token_generations() = 0;
+
+    // Partner administration (operator commands, not the request path: the counts may
+    // read every upload).
+    // Every partner with what it holds, oldest first.
+    virtual core::Result<std::vector<PartnerListing>> list_partners() = 0;
+    // What the partner holds; zeros for an unknown client_id.
+    virtual core::Result<PartnerHoldings> count_partner_holdings(const std::string& client_id) = 0;
+    // Disables the partner (disabled_at = `at`, kept when it is disabled already) and
+    // revokes its tokens as revoke_partner_tokens does, in one transaction. Returns the
+    // new generation; not_found "partner_not_found" for an unknown client_id.
+    virtual core::Result<std::int64_t> disable_partner(const std::string& client_id,
+                                                       core::TimePoint at) = 0;
+    // Clears disabled_at; tokens revoked stay revoked. not_found "partner_not_found".
+    virtual core::Result<void> enable_partner(const std::string& client_id) = 0;
+    // Makes `secret_hash` the partner's and revokes its tokens, in one transaction.
+    // Returns the new generation; not_found "partner_not_found".
+    virtual core::Result<std::int64_t> replace_partner_secret(const std::string& client_id,
+                                                              const std::string& secret_hash) = 0;
+    // Deletes the partner with its refresh tokens and its webhooks (subscriptions,
+    // deliveries, attempts, events), and remembers it as deleted (see
+    // revoked_token_generations), in one transaction. Unless `with_uploads`, refuses
+    // (conflict "partner_has_uploads", nothing changed) while it holds an open upload or
+    // a completed file; with it, abandons all of its uploads (aborted, expired long ago),
+    // so the next purge_abandoned releases their bytes and forgets them. Returns what it
+    // abandoned. not_found "partner_not_found".
+    virtual core::Result<PartnerHoldings> delete_partner(const std::string& client_id,
+                                                         core::TimePoint at, bool with_uploads) = 0;
 
     virtual core::Result<void> add_refresh_token(const RefreshToken& t) = 0;
     // The token if it could be spent at `now` (known, unspent, unexpired), without

@@ -16,7 +16,6 @@ using postgres::Params;
 using postgres::QueryResult;
 using sql::from_sql;
 using sql::kUploadColumns;
-using sql::partner_not_found;
 using sql::to_sql;
 using sql::to_sql_limit;
 
@@ -139,55 +138,6 @@ core::Result<void> PostgresMetadataStore::create_partner(const Partner& p) {
         }
         if (!r.ok()) return c.to_error(r, "create a partner");
         return {};
-    });
-}
-
-core::Result<std::optional<Partner>> PostgresMetadataStore::find_partner(
-    const std::string& client_id) {
-    return with_connection([&](Connection& c) -> core::Result<std::optional<Partner>> {
-        AUDIODROP_TRY_ASSIGN(auto r, c.exec("SELECT client_id, name, region, secret_hash, "
-                                            "created_at, token_generation FROM partners "
-                                            "WHERE client_id = $1",
-                                            Params().add(client_id), "read a partner"));
-        if (r.rows() == 0) return std::optional<Partner>();
-        AUDIODROP_TRY_ASSIGN(const std::int64_t created_at, r.int64(0, 4));
-        AUDIODROP_TRY_ASSIGN(const std::int64_t generation, r.int64(0, 5));
-        return std::optional<Partner>(Partner{r.text(0, 0), r.text(0, 1), r.text(0, 2),
-                                              r.text(0, 3), core::from_unix(created_at),
-                                              generation});
-    });
-}
-
-core::Result<std::int64_t> PostgresMetadataStore::revoke_partner_tokens(
-    const std::string& client_id) {
-    return with_connection([&](Connection& c) -> core::Result<std::int64_t> {
-        AUDIODROP_TRY_ASSIGN(auto tx, postgres::Transaction::begin(c));
-        AUDIODROP_TRY_ASSIGN(auto r, c.exec("UPDATE partners SET token_generation = "
-                                            "token_generation + 1 WHERE client_id = $1 "
-                                            "RETURNING token_generation",
-                                            Params().add(client_id), "revoke a partner's tokens"));
-        if (r.rows() == 0) return partner_not_found(client_id);
-        AUDIODROP_TRY_ASSIGN(const std::int64_t generation, r.int64(0, 0));
-        AUDIODROP_TRY(c.exec("DELETE FROM refresh_tokens WHERE client_id = $1",
-                             Params().add(client_id), "delete a partner's refresh tokens"));
-        AUDIODROP_TRY(tx.commit());
-        return generation;
-    });
-}
-
-core::Result<std::vector<std::pair<std::string, std::int64_t>>>
-PostgresMetadataStore::revoked_token_generations() {
-    using Generations = std::vector<std::pair<std::string, std::int64_t>>;
-    return with_connection([&](Connection& c) -> core::Result<Generations> {
-        AUDIODROP_TRY_ASSIGN(auto r, c.exec("SELECT client_id, token_generation FROM partners "
-                                            "WHERE token_generation > 0",
-                                            Params(), "read token generations"));
-        Generations generations;
-        for (int row = 0; row < r.rows(); ++row) {
-            AUDIODROP_TRY_ASSIGN(const std::int64_t generation, r.int64(row, 1));
-            generations.emplace_back(r.text(row, 0), generation);
-        }
-        return generations;
     });
 }
 

@@ -64,6 +64,15 @@ class PostgresMetadataStore final : public MetadataStore {
     core::Result<std::int64_t> revoke_partner_tokens(const std::string& client_id) override;
     core::Result<std::vector<std::pair<std::string, std::int64_t>>> revoked_token_generations()
         override;
+    core::Result<std::vector<PartnerListing>> list_partners() override;
+    core::Result<PartnerHoldings> count_partner_holdings(const std::string& client_id) override;
+    core::Result<std::int64_t> disable_partner(const std::string& client_id,
+                                               core::TimePoint at) override;
+    core::Result<void> enable_partner(const std::string& client_id) override;
+    core::Result<std::int64_t> replace_partner_secret(const std::string& client_id,
+                                                      const std::string& secret_hash) override;
+    core::Result<PartnerHoldings> delete_partner(const std::string& client_id, core::TimePoint at,
+                                                 bool with_uploads) override;
     core::Result<void> add_refresh_token(const RefreshToken& t) override;
     core::Result<std::optional<RefreshToken>> find_refresh_token(const std::string& token_hash,
                                                                  core::TimePoint now) override;

@@ -14,7 +14,7 @@ constexpr std::int64_t kMigrationLockKey = 0x617564696f64726f;
 
 // Same layout as the SQLite store. Times are unix seconds; filesize and chunk_size
 // hold a uint64 bit pattern in a BIGINT, as SQLite's INTEGER does.
-constexpr std::array<std::string_view, 5> kMigrations = {
+constexpr std::array<std::string_view, 6> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -160,6 +160,16 @@ CREATE TABLE webhook_attempts (
     PRIMARY KEY (subscription_id, event_id, attempt)
 );
 CREATE INDEX webhook_attempts_by_time ON webhook_attempts (subscription_id, attempted_at);
+)sql",
+    // 6: partner administration: disabled partners, and deleted ones, whose tokens every
+    // replica keeps refusing.
+    R"sql(
+ALTER TABLE partners ADD COLUMN disabled_at BIGINT;
+
+CREATE TABLE deleted_partners (
+    client_id  TEXT PRIMARY KEY,
+    deleted_at BIGINT NOT NULL
+);
 )sql",
 };
 

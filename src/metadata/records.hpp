@@ -18,6 +18,23 @@ struct Partner {
     // Raised each time the partner's tokens are revoked; tokens carry the generation
     // they were issued in, and those of an older one are refused.
     std::int64_t token_generation = 0;
+    // Set while the partner is disabled: it gets no tokens.
+    std::optional<core::TimePoint> disabled_at = std::nullopt;
+};
+
+// The token generation a deleted partner is known by: above any token's, so all of its
+// tokens are refused.
+inline constexpr std::int64_t kDeletedPartnerGeneration = INT64_MAX;
+
+// What a partner holds in the store: uploads still open and completed files.
+struct PartnerHoldings {
+    std::uint64_t open_uploads = 0;
+    std::uint64_t files = 0;
+};
+
+struct PartnerListing {
+    Partner partner;
+    PartnerHoldings holdings;
 };
 
 // A refresh token, stored by the SHA-256 of its value; spent once.

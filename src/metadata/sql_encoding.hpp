@@ -24,6 +24,34 @@ inline constexpr std::string_view kUploadColumns =
     "object_key, storage_upload_id, state, created_at, expires_at, completed_at, file_md5, "
     "part_list_digest, audio, audio_problem";
 
+// The partners columns, in the order both stores read them.
+inline constexpr std::string_view kPartnerColumns =
+    "client_id, name, region, secret_hash, created_at, token_generation, disabled_at";
+
+// list_partners: kPartnerColumns, then the open uploads and the files of each partner.
+inline constexpr std::string_view kListPartners =
+    "SELECT p.client_id, p.name, p.region, p.secret_hash, p.created_at, p.token_generation, "
+    "p.disabled_at, coalesce(o.open, 0), coalesce(f.files, 0) FROM partners p "
+    "LEFT JOIN partner_open_uploads o ON o.client_id = p.client_id "
+    "LEFT JOIN (SELECT client_id, count(*) AS files FROM uploads WHERE state = 'completed' "
+    "GROUP BY client_id) f ON f.client_id = p.client_id "
+    "ORDER BY p.created_at, p.client_id";
+
+// What delete_partner runs once it may: abandon the partner's uploads, forget the rest, each
+// with the client_id as its one parameter. Written "$1" for PostgreSQL; SQLite numbers
+// a statement's only named parameter 1 too.
+inline constexpr std::string_view kForgetPartner[] = {
+    "UPDATE uploads SET state = 'aborted', expires_at = 0 WHERE client_id = $1",
+    "DELETE FROM webhook_attempts WHERE subscription_id IN "
+    "(SELECT id FROM webhook_subscriptions WHERE client_id = $1)",
+    "DELETE FROM webhook_deliveries WHERE subscription_id IN "
+    "(SELECT id FROM webhook_subscriptions WHERE client_id = $1)",
+    "DELETE FROM webhook_events WHERE client_id = $1",
+    "DELETE FROM webhook_subscriptions WHERE client_id = $1",
+    "DELETE FROM refresh_tokens WHERE client_id = $1",
+    "DELETE FROM partners WHERE client_id = $1",
+};
+
 // The webhook_subscriptions columns, in the order both stores read them.
 inline constexpr std::string_view kWebhookColumns =
     "id, client_id, url, events, description, secret, previous_secret, "
@@ -63,6 +91,12 @@ inline std::int64_t to_sql_limit(std::size_t limit) {
 inline core::Error partner_not_found(const std::string& client_id) {
     return core::make_error(core::ErrorKind::not_found, "partner_not_found",
                             "No partner has client_id " + client_id + ".");
+}
+
+inline core::Error partner_has_uploads(const std::string& client_id, const PartnerHoldings& h) {
+    return core::make_error(core::ErrorKind::conflict, "partner_has_uploads",
+                            "Partner " + client_id + " holds " + std::to_string(h.files) +
+                                " files and " + std::to_string(h.open_uploads) + " open uploads.");
 }
 
 inline core::Error too_many_webhooks(std::size_t max_per_partner) {

@@ -16,7 +16,6 @@ namespace {
 
 using sql::from_sql;
 using sql::kUploadColumns;
-using sql::partner_not_found;
 using sql::to_sql;
 using sql::to_sql_limit;
 using sqlite::is_uniqueness_violation;
@@ -220,57 +219,6 @@ core::Result<void> SqliteMetadataStore::create_partner(const Partner& p) {
         }
         if (rc != SQLITE_DONE) return sqlite::to_error(s.db(), rc, "create a partner");
         return {};
-    });
-}
-
-core::Result<std::optional<Partner>> SqliteMetadataStore::find_partner(
-    const std::string& client_id) {
-    return read([&](sqlite::Session& s) -> core::Result<std::optional<Partner>> {
-        AUDIODROP_TRY_ASSIGN(auto stmt,
-                             s.statement("SELECT client_id, name, region, secret_hash, created_at, "
-                                         "token_generation FROM partners WHERE client_id = ?"));
-        stmt.bind(1, client_id);
-        AUDIODROP_TRY_ASSIGN(const bool found, stmt.step("read a partner"));
-        if (!found) return std::optional<Partner>();
-        return std::optional<Partner>(Partner{stmt.text(0), stmt.text(1), stmt.text(2),
-                                              stmt.text(3), core::from_unix(stmt.int64(4)),
-                                              stmt.int64(5)});
-    });
-}
-
-core::Result<std::int64_t> SqliteMetadataStore::revoke_partner_tokens(
-    const std::string& client_id) {
-    return write([&](sqlite::Session& s) {
-        return sqlite::as_one_write(s, [&]() -> core::Result<std::int64_t> {
-            AUDIODROP_TRY_ASSIGN(auto raise, s.statement("UPDATE partners SET token_generation = "
-                                                         "token_generation + 1 WHERE client_id = ? "
-                                                         "RETURNING token_generation"));
-            raise.bind(1, client_id);
-            AUDIODROP_TRY_ASSIGN(const bool found, raise.step("revoke a partner's tokens"));
-            if (!found) return partner_not_found(client_id);
-            const std::int64_t generation = raise.int64(0);
-            AUDIODROP_TRY(raise.step("revoke a partner's tokens"));
-            AUDIODROP_TRY_ASSIGN(auto forget,
-                                 s.statement("DELETE FROM refresh_tokens WHERE client_id = ?"));
-            forget.bind(1, client_id);
-            AUDIODROP_TRY(run(forget, "delete a partner's refresh tokens"));
-            return generation;
-        });
-    });
-}
-
-core::Result<std::vector<std::pair<std::string, std::int64_t>>>
-SqliteMetadataStore::revoked_token_generations() {
-    using Generations = std::vector<std::pair<std::string, std::int64_t>>;
-    return read([&](sqlite::Session& s) -> core::Result<Generations> {
-        AUDIODROP_TRY_ASSIGN(auto stmt, s.statement("SELECT client_id, token_generation FROM "
-                                                    "partners WHERE token_generation > 0"));
-        Generations generations;
-        for (;;) {
-            AUDIODROP_TRY_ASSIGN(const bool row, stmt.step("read token generations"));
-            if (!row) return generations;
-            generations.emplace_back(stmt.text(0), stmt.int64(1));
-        }
     });
 }
 

@@ -10,16 +10,17 @@
 // Guarantees:
 // - Durable once a call returns: WAL journal with synchronous=FULL, so a committed
 //   change survives a crash or power loss. foreign_keys is on for later migrations;
-//   the tables reference no others yet (partners are never deleted).
+//   the tables reference no others yet (a deleted partner's rows go in its delete).
 // - Group commit: one committer thread owns the writer connection. Writes queue for
 //   it, and it commits everything queued while the last batch committed in one
 //   transaction, with one fsync. Each write is one statement, which SQLite undoes
 //   alone when it fails (a quota, a duplicate), leaving the others in the batch. A call
 //   returns (create_upload_async answers) only after its batch has committed: what it
 //   reports is durable.
-// - Every write is one SQL statement; compare-and-set methods (mark_completed,
-//   transition, spend_refresh_token) decide in that single statement, so they hold
-//   across threads and across processes sharing the file.
+// - Every write is one SQL statement, or several under a savepoint (as_one_write);
+//   compare-and-set methods (mark_completed, transition, spend_refresh_token) decide in
+//   a single statement, so they hold across threads and across processes sharing the
+//   file.
 // - Reads use a small pool of reader connections and never wait for a commit (WAL).
 // - Thread-safe. Another process holding the write lock is waited for up to 5 s
 //   (busy_timeout), then the call fails.
@@ -64,6 +65,15 @@ class SqliteMetadataStore final : public MetadataStore {
     core::Result<std::int64_t> revoke_partner_tokens(const std::string& client_id) override;
     core::Result<std::vector<std::pair<std::string, std::int64_t>>> revoked_token_generations()
         override;
+    core::Result<std::vector<PartnerListing>> list_partners() override;
+    core::Result<PartnerHoldings> count_partner_holdings(const std::string& client_id) override;
+    core::Result<std::int64_t> disable_partner(const std::string& client_id,
+                                               core::TimePoint at) override;
+    core::Result<void> enable_partner(const std::string& client_id) override;
+    core::Result<std::int64_t> replace_partner_secret(const std::string& client_id,
+                                                      const std::string& secret_hash) override;
+    core::Result<PartnerHoldings> delete_partner(const std::string& client_id, core::TimePoint at,
+                                                 bool with_uploads) override;
     core::Result<void> add_refresh_token(const RefreshToken& t) override;
     core::Result<std::optional<RefreshToken>> find_refresh_token(const std::string& token_hash,
                                                                  core::TimePoint now) override;

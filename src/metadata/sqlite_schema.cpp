@@ -11,7 +11,7 @@ namespace {
 
 // STRICT tables make SQLite refuse a value of the wrong type instead of storing it.
 // Times are unix seconds; filesize and chunk_size hold a uint64 bit pattern.
-constexpr std::array<std::string_view, 7> kMigrations = {
+constexpr std::array<std::string_view, 8> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -196,6 +196,16 @@ CREATE TABLE webhook_attempts (
     PRIMARY KEY (subscription_id, event_id, attempt)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX webhook_attempts_by_time ON webhook_attempts (subscription_id, attempted_at);
+)sql",
+    // 8: partner administration: disabled partners, and deleted ones, whose tokens every
+    // replica keeps refusing.
+    R"sql(
+ALTER TABLE partners ADD COLUMN disabled_at INTEGER;
+
+CREATE TABLE deleted_partners (
+    client_id  TEXT PRIMARY KEY,
+    deleted_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 )sql",
 };
 

@@ -8,6 +8,7 @@
 #include "core/cli_help.hpp"
 #include "core/log.hpp"
 #include "server/options.hpp"
+#include "server/partner_commands.hpp"
 #include "server/runtime.hpp"
 
 int main(int argc, char** argv) {
@@ -26,21 +27,7 @@ int main(int argc, char** argv) {
     auto* serve = app.add_subcommand(
         "serve", "Run the API (and the embedded storage endpoint, unless --s3-endpoint)");
     serve->fallthrough();
-    auto* partner = app.add_subcommand("partner", "Manage partner credentials");
-    partner->require_subcommand(1);
-    partner->fallthrough();
-    auto* create = partner->add_subcommand(
-        "create", "Provision a partner; prints {\"client_id\",\"secret_key\"} once");
-    create->fallthrough();
-    std::string name;
-    create->add_option("--name", name, "Partner name")->required();
-    auto* revoke = partner->add_subcommand(
-        "revoke-tokens",
-        "Revoke every token a partner holds (its refresh tokens, its and its users' access "
-        "tokens) on every replica within seconds; tokens issued afterwards work");
-    revoke->fallthrough();
-    std::string client_id;
-    revoke->add_option("client_id", client_id, "The partner's client_id")->required();
+    const auto partner = server::add_partner_commands(app);
 
     try {
         app.parse(argc, argv);
@@ -54,7 +41,5 @@ int main(int argc, char** argv) {
     const auto logger = std::make_shared<const core::Log>(
         values.log_format == "json" ? core::LogFormat::json : core::LogFormat::text);
     if (serve->parsed()) return server::serve(std::move(config), logger);
-    if (revoke->parsed())
-        return server::revoke_partner_tokens(std::move(config), client_id, logger);
-    return server::create_partner(std::move(config), name, logger);
+    return server::run_partner_command(*partner, std::move(config));
 }

@@ -122,6 +122,21 @@ std::optional<std::string> check_scale_out(core::Config& c) {
     return std::nullopt;
 }
 
+// The files themselves are read when serving starts (http::make_tls_server_context).
+std::optional<std::string> check_tls(const core::Config& c) {
+    if (c.tls_cert.empty() != c.tls_key.empty()) {
+        return "give both --tls-cert and --tls-key, or neither";
+    }
+    if (c.storage_tls_cert.empty() != c.storage_tls_key.empty()) {
+        return "give both --storage-tls-cert and --storage-tls-key, or neither";
+    }
+    if (!c.storage_tls_cert.empty() && !c.s3_endpoint.empty()) {
+        return "--storage-tls-cert is for the embedded storage endpoint, which does not run "
+               "with --s3-endpoint";
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
@@ -132,9 +147,22 @@ void add_config_options(CLI::App& app, core::Config& c, OptionValues& v) {
     option(app, "storage-listen", c.storage_listen,
            "Embedded storage endpoint listener, host:port");
     option(app, "public-url", c.public_url,
-           "URL clients reach the API at (default http://<bound listen address>)");
+           "URL clients reach the API at (default http://<bound listen address>, https:// "
+           "with --tls-cert)");
     option(app, "storage-public-url", c.storage_public_url,
-           "URL in presigned links (default http://<bound storage-listen address>)");
+           "URL in presigned links (default http://<bound storage-listen address>, https:// "
+           "with --storage-tls-cert)");
+    option(app, "tls-cert", c.tls_cert,
+           "PEM certificate chain (server certificate first): the API listener serves HTTPS "
+           "(TLS 1.2+); SIGHUP reads it and --tls-key again");
+    option(app, "tls-key", c.tls_key, "PEM private key of --tls-cert, unencrypted");
+    option(app, "storage-tls-cert", c.storage_tls_cert,
+           "PEM certificate chain for the storage listener (HTTPS presigned URLs); SIGHUP "
+           "reads it and --storage-tls-key again");
+    option(app, "storage-tls-key", c.storage_tls_key,
+           "PEM private key of --storage-tls-cert, unencrypted");
+    seconds(app, "tls-handshake-timeout", v.tls_handshake_timeout, c.tls_handshake_timeout,
+            "Cut a TLS connection that has not finished its handshake in this long");
     option(app, "base-path", c.base_path, "Prefix of every API path");
     option(app, "data-dir", c.data_dir, "Where metadata, bytes and generated keys live");
     option(app, "region", c.region, "This service's region (us, jp, eu, sg, ...)");
@@ -272,6 +300,7 @@ std::optional<std::string> finish_config(core::Config& c, const OptionValues& v)
     c.idle_timeout = std::chrono::seconds(v.idle_timeout);
     c.request_timeout = std::chrono::seconds(v.request_timeout);
     c.shutdown_grace = std::chrono::seconds(v.shutdown_grace);
+    c.tls_handshake_timeout = std::chrono::seconds(v.tls_handshake_timeout);
     c.webhook_timeout = std::chrono::seconds(v.webhook_timeout);
     if (auto schedule = parse_schedule(v.webhook_retry_schedule)) {
         c.webhook_retry_schedule = std::move(*schedule);
@@ -328,6 +357,7 @@ std::optional<std::string> finish_config(core::Config& c, const OptionValues& v)
         return "--trusted-proxies: " + proxies.error().message;
     }
     if (auto problem = check_scale_out(c)) return problem;
+    if (auto problem = check_tls(c)) return problem;
     if (c.storage_access_key.empty() != c.storage_secret_key.empty()) {
         return "give both --storage-access-key and --storage-secret-key, or neither";
     }

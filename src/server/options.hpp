@@ -20,6 +20,7 @@ struct OptionValues {
     std::int64_t idle_timeout = 0;
     std::int64_t request_timeout = 0;
     std::int64_t shutdown_grace = 0;
+    std::int64_t tls_handshake_timeout = 0;
     std::int64_t webhook_timeout = 0;
     std::string webhook_retry_schedule;
     std::vector<std::string> region_hosts;

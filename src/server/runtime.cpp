@@ -21,6 +21,7 @@
 #include "http/demo_page.hpp"
 #include "http/http_server.hpp"
 #include "http/storage_handler.hpp"
+#include "http/tls_credentials.hpp"
 #include "server/backends.hpp"
 #include "server/secrets.hpp"
 #include "server/sweeper.hpp"
@@ -29,7 +30,6 @@
 #include "upload/upload_service.hpp"
 
 namespace audiodrop::server {
-namespace {
 
 auth::AuthOptions auth_options(const core::Config& c) {
     auth::AuthOptions o;
@@ -46,6 +46,8 @@ auth::AuthOptions auth_options(const core::Config& c) {
     o.shared_rate_limits = !c.database_url.empty();
     return o;
 }
+
+namespace {
 
 // Raises the soft file-descriptor limit to the hard one, the most the operator allows,
 // and returns how many connections may be open: --max-connections, or what the limit
@@ -142,8 +144,9 @@ void watch_hand_off(http::Metrics& metrics, const upload::UploadService& uploads
     metrics.add_counter("audiodrop_probe_bytes_read_total",
                         "Bytes the audio probes read from the object store.",
                         [&uploads] { return uploads.probe_stats().bytes_read; });
-    metrics.add_counter("audiodrop_probe_microseconds_total", "Wall time spent probing.",
-                        [&uploads] { return uploads.probe_stats().microseconds; });
+    metrics.add_counter("audiodrop_probe_seconds_total", "Wall time spent probing.", [&uploads] {
+        return static_cast<double>(uploads.probe_stats().microseconds) / 1e6;
+    });
     metrics.add_counter("audiodrop_probes_not_declared_audio_total",
                         "Probes that found other than the audio the filetype declares.",
                         [&uploads] { return uploads.probe_stats().not_declared_audio; });
@@ -157,15 +160,48 @@ void watch_hand_off(http::Metrics& metrics, const upload::UploadService& uploads
                         [&dispatcher] { return dispatcher.stats().given_up; });
 }
 
-// SIGTERM and SIGINT are taken synchronously by the main thread: blocked here before
-// any thread starts, so every thread inherits the mask.
-sigset_t block_stop_signals() {
+// SIGTERM and SIGINT (stop) and SIGHUP (reload) are taken synchronously by the main
+// thread: blocked here before any thread starts, so every thread inherits the mask.
+sigset_t block_signals() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return set;
+}
+
+// A listener's TLS credentials, or null when it serves plain HTTP (finish_config saw
+// both files named, or neither).
+core::Result<std::unique_ptr<http::TlsCredentials>> tls_credentials(const std::string& cert,
+                                                                    const std::string& key) {
+    if (cert.empty()) return std::unique_ptr<http::TlsCredentials>();
+    return http::TlsCredentials::load(http::TlsFiles{cert, key});
+}
+
+struct TlsListener {
+    std::string_view name;
+    http::TlsCredentials* credentials;  // null: plain HTTP
+};
+
+// SIGHUP: every TLS listener reads its files again; new handshakes use them, open
+// connections go on. A listener whose files fail keeps what it had.
+void reload_tls(std::initializer_list<TlsListener> listeners, const core::Logger& logger) {
+    bool any = false;
+    for (const auto& [name, credentials] : listeners) {
+        if (credentials == nullptr) continue;
+        any = true;
+        if (auto reloaded = credentials->reload(); reloaded) {
+            logger->info(
+                {{"msg", "tls reloaded"}, {"listener", name}, {"cert", credentials->files().cert}});
+        } else {
+            logger->error({{"msg", "tls reload failed; the certificate in use stays"},
+                           {"listener", name},
+                           {"error", reloaded.error().message}});
+        }
+    }
+    if (!any) logger->info({{"msg", "SIGHUP: no TLS listener, nothing to reload"}});
 }
 
 // "host:port", "[v6]:port": what --listen takes.
@@ -183,7 +219,7 @@ int fail(const core::Logger& logger, const core::Error& e) {
 }  // namespace
 
 int serve(core::Config config, const core::Logger& logger) {
-    const sigset_t stop_signals = block_stop_signals();
+    const sigset_t signals = block_signals();
     core::SystemClock clock;
     if (auto r = load_or_create_secrets(config); !r) return fail(logger, r.error());
     // Before the stores: the local store advances whole-file MD5s on the hash pool.
@@ -191,6 +227,10 @@ int serve(core::Config config, const core::Logger& logger) {
     auto metadata = open_metadata(config);
     if (!metadata) return fail(logger, metadata.error());
     const unsigned io_threads = network_threads(config);
+    auto api_tls = tls_credentials(config.tls_cert, config.tls_key);
+    if (!api_tls) return fail(logger, api_tls.error());
+    auto storage_tls = tls_credentials(config.storage_tls_cert, config.storage_tls_key);
+    if (!storage_tls) return fail(logger, storage_tls.error());
     boost::asio::io_context ioc(static_cast<int>(io_threads));
     auto work = boost::asio::make_work_guard(ioc);
     // Bound before the stores open: presigned URLs name the storage endpoint, and with
@@ -204,10 +244,12 @@ int serve(core::Config config, const core::Logger& logger) {
         storage_listener.emplace(std::move(*bound));
     }
     if (config.public_url.empty()) {
-        config.public_url = "http://" + address_text(api_listener->local_endpoint());
+        config.public_url = std::string(*api_tls ? "https://" : "http://") +
+                            address_text(api_listener->local_endpoint());
     }
     if (config.storage_public_url.empty() && storage_listener) {
-        config.storage_public_url = "http://" + address_text(storage_listener->local_endpoint());
+        config.storage_public_url = std::string(*storage_tls ? "https://" : "http://") +
+                                    address_text(storage_listener->local_endpoint());
     }
     auto objects = open_objects(config, clock, pools.hash);
     if (!objects) return fail(logger, objects.error());
@@ -238,7 +280,7 @@ int serve(core::Config config, const core::Logger& logger) {
         http::ApiOptions{config.base_path, config.max_json_body_bytes, demo ? &*demo : nullptr});
 
     const http::ConnectionLimits limits{config.max_header_bytes, config.idle_timeout,
-                                        config.request_timeout};
+                                        config.request_timeout, config.tls_handshake_timeout};
     // finish_config checked the list.
     http::ConnectionGate gate(connection_cap(config), config.max_connections_per_address,
                               http::TrustedProxies::parse(config.trusted_proxies).value());
@@ -248,7 +290,7 @@ int serve(core::Config config, const core::Logger& logger) {
     if (!origins.empty()) api_cors.emplace(api_handler, origins, api_cors_rules());
     http::HttpServer api(ioc, "api",
                          api_cors ? static_cast<http::Handler&>(*api_cors) : api_handler, limits,
-                         gate, logger);
+                         gate, logger, api_tls->get());
     api.start(std::move(*api_listener));
     // The embedded endpoint serves clients' bytes only when they are stored here.
     std::optional<http::StorageHandler> storage_handler;
@@ -268,7 +310,7 @@ int serve(core::Config config, const core::Logger& logger) {
         storage_server.emplace(
             ioc, "storage",
             storage_cors ? static_cast<http::Handler&>(*storage_cors) : *storage_handler, limits,
-            gate, logger);
+            gate, logger, storage_tls->get());
         storage_server->start(std::move(*storage_listener));
     }
     const auto open_connections = [&] {
@@ -313,7 +355,11 @@ int serve(core::Config config, const core::Logger& logger) {
     if (demo) logger->info({{"msg", "demo page at " + config.public_url + "/demo/"}});
 
     int signal = 0;
-    sigwait(&stop_signals, &signal);
+    for (;;) {
+        sigwait(&signals, &signal);
+        if (signal != SIGHUP) break;
+        reload_tls({{"api", api_tls->get()}, {"storage", storage_tls->get()}}, logger);
+    }
     logger->info({{"msg", "draining"}, {"signal", signal}});
     api.stop();
     if (storage_server) storage_server->stop();
@@ -332,43 +378,6 @@ int serve(core::Config config, const core::Logger& logger) {
     pools.stop();
     logger->info({{"msg", "stopped"}});
     return 0;
-}
-
-namespace {
-
-// Runs one `partner` command against the configured metadata store and prints what it
-// returns as one line of JSON.
-template <class Command>
-int run_partner_command(core::Config config, const core::Logger& logger, Command command) {
-    core::SystemClock clock;
-    if (auto r = load_or_create_secrets(config); !r) return fail(logger, r.error());
-    auto metadata = open_metadata(config);
-    if (!metadata) return fail(logger, metadata.error());
-    auth::AuthService auth(**metadata, clock, config.token_signing_key, auth_options(config));
-    core::Result<nlohmann::json> printed = command(auth);
-    if (!printed) return fail(logger, printed.error());
-    std::cout << printed->dump() << std::endl;
-    return 0;
-}
-
-}  // namespace
-
-int create_partner(core::Config config, const std::string& name, const core::Logger& logger) {
-    return run_partner_command(std::move(config), logger,
-                               [&](auth::AuthService& auth) -> core::Result<nlohmann::json> {
-                                   AUDIODROP_TRY_ASSIGN(auto partner, auth.create_partner(name));
-                                   return nlohmann::json{{"client_id", partner.client_id},
-                                                         {"secret_key", partner.secret_key}};
-                               });
-}
-
-int revoke_partner_tokens(core::Config config, const std::string& client_id,
-                          const core::Logger& logger) {
-    return run_partner_command(
-        std::move(config), logger, [&](auth::AuthService& auth) -> core::Result<nlohmann::json> {
-            AUDIODROP_TRY(auth.revoke_tokens(client_id));
-            return nlohmann::json{{"client_id", client_id}, {"tokens_revoked", true}};
-        });
 }
 
 }  // namespace audiodrop::server

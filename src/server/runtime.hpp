@@ -1,5 +1,6 @@
 #pragma once
 
+#include "auth/auth_service.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 
@@ -11,13 +12,7 @@ namespace audiodrop::server {
 // shutdown_grace) and returns the process exit code.
 int serve(core::Config config, const core::Logger& logger);
 
-// `partner create`: provisions a partner in the metadata store and prints
-// {"client_id","secret_key"} on one line. Returns the exit code.
-int create_partner(core::Config config, const std::string& name, const core::Logger& logger);
-
-// `partner revoke-tokens`: revokes every token of the partner and prints
-// {"client_id","tokens_revoked":true}. Returns the exit code.
-int revoke_partner_tokens(core::Config config, const std::string& client_id,
-                          const core::Logger& logger);
+// What the AuthService of `serve` and of the `partner` commands is configured with.
+auth::AuthOptions auth_options(const core::Config& config);
 
 }  // namespace audiodrop::server

@@ -489,7 +489,8 @@ class Cli(harness.ServerTestCase):
         self.assertIn("coming soon", proc.stderr)
 
     def test_help_on_every_command_lists_every_option_it_takes(self):
-        common = {"--help", "--endpoint", "--region", "--state-dir", "--json", "--quiet"}
+        common = {"--help", "--endpoint", "--region", "--state-dir", "--ca-cert", "--json",
+                  "--quiet"}
         own = {
             (): set(),
             ("token",): set(),

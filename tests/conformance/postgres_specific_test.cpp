@@ -224,7 +224,9 @@ TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
         // What a build of schema 1 left: no request_counts (migration 2) and nothing after.
         auto c = connect_under();
         ASSERT_TRUE(
-            c.exec_script("DROP TABLE webhook_subscriptions; DROP TABLE webhook_events; "
+            c.exec_script("ALTER TABLE partners DROP COLUMN disabled_at; "
+                          "DROP TABLE deleted_partners; "
+                          "DROP TABLE webhook_subscriptions; DROP TABLE webhook_events; "
                           "DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts; "
                           "ALTER TABLE uploads DROP COLUMN audio; "
                           "ALTER TABLE uploads DROP COLUMN audio_problem; "
@@ -246,6 +248,38 @@ TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
     auto webhooks = store->list_webhooks("pc_kept");
     ASSERT_TRUE(webhooks) << webhooks.error().message;
     EXPECT_TRUE(webhooks->empty());
+}
+
+TEST_F(PostgresStore, ASchemaAtVersion5KeepsItsPartnersEnabled) {
+    {
+        auto store = open_store(schema().url());
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->create_partner(Partner{"pc_kept", "Kept", "us",
+                                                  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+                                                  core::from_unix(1'700'000'000)}));
+        ASSERT_TRUE(store->revoke_partner_tokens("pc_kept"));
+    }
+    {
+        // What a build of schema 5 left: no disabled_at, no deleted_partners.
+        auto c = connect_under();
+        ASSERT_TRUE(
+            c.exec_script("ALTER TABLE partners DROP COLUMN disabled_at; "
+                          "DROP TABLE deleted_partners; "
+                          "DELETE FROM schema_migrations WHERE version > 5",
+                          "downgrade"));
+    }
+    auto store = open_store(schema().url());
+    ASSERT_TRUE(store);
+    auto kept = store->find_partner("pc_kept");
+    ASSERT_TRUE(kept && kept->has_value());
+    EXPECT_FALSE((*kept)->disabled_at);
+    EXPECT_EQ((*kept)->token_generation, 1);
+    auto deleted = store->delete_partner("pc_kept", core::from_unix(1'700'000'100), false);
+    ASSERT_TRUE(deleted) << deleted.error().message;
+    auto generations = store->revoked_token_generations();
+    ASSERT_TRUE(generations) << generations.error().message;
+    ASSERT_EQ(generations->size(), 1u);
+    EXPECT_EQ(generations->front().second, kDeletedPartnerGeneration);
 }
 
 TEST_F(PostgresStore, SchemaOfANewerBuildIsRefused) {

@@ -32,20 +32,7 @@ WebhookSubscription subscription(const std::string& id, const std::string& clien
 }
 
 UploadRecord upload(const std::string& name, const std::string& client_id = "pc_partner") {
-    UploadRecord u;
-    u.file_id = "file_" + name;
-    u.upload_id = "upload_" + name;
-    u.client_id = client_id;
-    u.user_id = "user-000001";
-    u.filesize = 1000;
-    u.filetype = "mp3";
-    u.chunk_size = 5 * 1024 * 1024;
-    u.part_count = 1;
-    u.object_key = "uploads/" + name;
-    u.storage_upload_id = "mpu-" + name;
-    u.created_at = at(0);
-    u.expires_at = at(3600);
-    return u;
+    return sample_upload(name, client_id);
 }
 
 OutboxEvent event(const std::string& id, const std::string& type,

@@ -35,6 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+import openapi_check
+
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
@@ -209,12 +211,16 @@ class Server:
     """
 
     def __init__(self, *extra_args, region=None, token_rpm=1000, env=None, data_dir=None,
-                 storage_keys=None, explicit_keys=True, base_path=BASE_PATH):
+                 storage_keys=None, explicit_keys=True, base_path=BASE_PATH, tls_ca=None):
         # "{port}" and "{storage_port}" in an argument become the server's ports. They
         # are known after the first start only, so such an argument can be added for a
         # restart; before, the server derives its public URLs from the bound ports.
         self.extra_args = [str(a) for a in extra_args]
         self.base_path = base_path
+        # With TLS on both listeners (the --tls-* options in extra_args): the CA file
+        # their certificates chain to; the URLs here then say https.
+        self.tls_ca = tls_ca
+        self.scheme = "https" if tls_ca else "http"
         self.region = region
         self.token_rpm = token_rpm
         self.extra_env = dict(env or {})
@@ -239,7 +245,7 @@ class Server:
     # URLs -----------------------------------------------------------------------
     @property
     def base_url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def api_url(self):
@@ -247,7 +253,7 @@ class Server:
 
     @property
     def storage_url(self):
-        return f"http://127.0.0.1:{self.storage_port}"
+        return f"{self.scheme}://127.0.0.1:{self.storage_port}"
 
     # Process --------------------------------------------------------------------
     def command(self):
@@ -347,6 +353,7 @@ class Server:
         """Polls /healthz; at most `tries` attempts (about tries * interval seconds)."""
         deadline = time.monotonic() + tries * interval + 10
         with http_session() as session:
+            session.verify = self.tls_ca or True
             for _ in range(tries):
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode} while "
@@ -470,6 +477,9 @@ def revoke_tokens(server, client_id):
 def http_session():
     s = requests.Session()
     s.trust_env = False  # no proxies, no netrc
+    # Every answer from one of our servers is checked against docs/openapi.yaml.
+    s.hooks["response"].append(
+        lambda resp, stream=False, **_: openapi_check.check_response(resp, _servers, stream))
     return s
 
 
@@ -491,6 +501,7 @@ class Api:
     def __init__(self, server):
         self.server = server
         self.http = http_session()
+        self.http.verify = server.tls_ca or True
 
     def close(self):
         self.http.close()
@@ -971,6 +982,15 @@ def main():
     """unittest.main, then the server logs when something failed, then temp dirs go."""
     prog = unittest.main(module="__main__", exit=False, verbosity=2)
     ok = prog.result.wasSuccessful()
+    if openapi_check.checked:
+        sys.stderr.write(f"{sum(openapi_check.checked.values())} answers checked against "
+                         f"docs/openapi.yaml ({len(openapi_check.checked)} documented "
+                         "responses seen)\n")
+    if openapi_check.drifts:
+        # Also those raised where a test swallowed them (a polling thread).
+        sys.stderr.write(f"\n{len(openapi_check.drifts)} answer(s) drifted from "
+                         "docs/openapi.yaml:\n" + "\n".join(openapi_check.drifts) + "\n")
+        ok = False
     if not ok:
         for s in _servers:
             sys.stderr.write("\n" + s.log_tail() + "\n")

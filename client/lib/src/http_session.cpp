@@ -122,6 +122,7 @@ Result<HttpResponse> HttpSession::perform(const HttpRequest& request) {
                          static_cast<curl_off_t>(options_.max_send_rate));
     }
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "libaudiodrop/0.1");
+    if (!options_.ca_cert.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_cert.c_str());
 
     if (request.method == "GET") {
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
@@ -169,6 +170,10 @@ Result<HttpResponse> HttpSession::perform(const HttpRequest& request) {
         }
         if (transfer.sink_refused) {
             return Error{ErrorKind::io, 0, "write_failed", "could not write the downloaded bytes"};
+        }
+        if (rc == CURLE_SSL_CACERT_BADFILE) {
+            return Error{ErrorKind::usage, 0, "ca_cert",
+                         "cannot use the CA certificates in " + options_.ca_cert};
         }
         return Error{ErrorKind::network, 0, "network",
                      request.method + " " + request.url.substr(0, request.url.find('?')) + ": " +

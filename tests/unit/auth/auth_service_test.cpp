@@ -580,6 +580,95 @@ TEST_F(AuthServiceTest, RevokingAnUnknownPartnerIsNotFound) {
     expect_error(refused.error(), ErrorKind::not_found, "partner_not_found");
 }
 
+TEST_F(AuthServiceTest, ADisabledPartnerGetsNoTokensAndItsOwnAreRevokedUntilEnabled) {
+    const PartnerCredential c = new_partner();
+    const PartnerTokens before = tokens_for(c);
+    auto user = service_->issue_user_token(partner_principal(c), "user-000001", std::nullopt);
+    ASSERT_TRUE(user) << user.error().message;
+
+    ASSERT_TRUE(service_->disable_partner(c.client_id));
+    for (const std::string& token : {before.access_token, user->access_token}) {
+        auto refused = service_->authenticate(token);
+        ASSERT_FALSE(refused);
+        expect_error(refused.error(), ErrorKind::unauthenticated, "token_revoked");
+    }
+    auto issued = service_->issue_partner_token(c.client_id, c.secret_key, kHere);
+    ASSERT_FALSE(issued);
+    expect_error(issued.error(), ErrorKind::unauthenticated, "partner_disabled");
+    // A wrong secret learns nothing of it.
+    issued = service_->issue_partner_token(c.client_id, "sk_wrong", kHere);
+    ASSERT_FALSE(issued);
+    expect_error(issued.error(), ErrorKind::unauthenticated, "invalid_client");
+    auto refresh = service_->refresh(before.refresh_token, kHere);
+    ASSERT_FALSE(refresh);
+    expect_error(refresh.error(), ErrorKind::unauthenticated, "invalid_refresh_token");
+
+    ASSERT_TRUE(service_->enable_partner(c.client_id));
+    EXPECT_FALSE(service_->authenticate(before.access_token));  // revoked for good
+    const PartnerTokens after = tokens_for(c);
+    EXPECT_TRUE(service_->authenticate(after.access_token));
+    EXPECT_TRUE(service_->refresh(after.refresh_token, kHere));
+}
+
+TEST_F(AuthServiceTest, ARefreshTokenOfAPartnerDisabledMeanwhileIsRefused) {
+    const PartnerCredential c = new_partner();
+    const PartnerTokens tokens = tokens_for(c);
+    // As a refresh that read its token just before the partner was disabled would see.
+    ASSERT_TRUE(service_->disable_partner(c.client_id));
+    ASSERT_TRUE(store_->add_refresh_token(
+        {core::to_hex(core::sha256("rt_late")), c.client_id, clock_.now() + seconds{3600}, 1}));
+    auto refresh = service_->refresh("rt_late", kHere);
+    ASSERT_FALSE(refresh);
+    expect_error(refresh.error(), ErrorKind::unauthenticated, "partner_disabled");
+    EXPECT_FALSE(tokens.access_token.empty());
+}
+
+TEST_F(AuthServiceTest, ARotatedSecretReplacesTheOldAtOnceAndRevokesTokens) {
+    const PartnerCredential c = new_partner();
+    const PartnerTokens before = tokens_for(c);
+    auto rotated = service_->rotate_secret(c.client_id);
+    ASSERT_TRUE(rotated) << rotated.error().message;
+    EXPECT_EQ(rotated->client_id, c.client_id);
+    EXPECT_TRUE(rotated->secret_key.starts_with("sk_"));
+    EXPECT_NE(rotated->secret_key, c.secret_key);
+
+    auto old = service_->issue_partner_token(c.client_id, c.secret_key, kHere);
+    ASSERT_FALSE(old);
+    expect_error(old.error(), ErrorKind::unauthenticated, "invalid_client");
+    auto refused = service_->authenticate(before.access_token);
+    ASSERT_FALSE(refused);
+    expect_error(refused.error(), ErrorKind::unauthenticated, "token_revoked");
+    EXPECT_TRUE(service_->authenticate(tokens_for(*rotated).access_token));
+}
+
+TEST_F(AuthServiceTest, ADeletedPartnersTokensAreRefusedOnEveryReplica) {
+    AuthService replica(*store_, clock_, std::string(kKey), options_for("us"));
+    const PartnerCredential c = new_partner();
+    const PartnerTokens tokens = tokens_for(c);
+    auto deleted = service_->delete_partner(c.client_id, false);
+    ASSERT_TRUE(deleted) << deleted.error().message;
+    ASSERT_TRUE(replica.sync());
+    for (const AuthService* service : {service_.get(), &replica}) {
+        auto refused = service->authenticate(tokens.access_token);
+        ASSERT_FALSE(refused);
+        expect_error(refused.error(), ErrorKind::unauthenticated, "token_revoked");
+    }
+    auto issued = service_->issue_partner_token(c.client_id, c.secret_key, kHere);
+    ASSERT_FALSE(issued);
+    expect_error(issued.error(), ErrorKind::unauthenticated, "invalid_client");
+}
+
+TEST_F(AuthServiceTest, AdministeringAnUnknownPartnerIsNotFound) {
+    expect_error(service_->disable_partner("pc_unknown").error(), ErrorKind::not_found,
+                 "partner_not_found");
+    expect_error(service_->enable_partner("pc_unknown").error(), ErrorKind::not_found,
+                 "partner_not_found");
+    expect_error(service_->rotate_secret("pc_unknown").error(), ErrorKind::not_found,
+                 "partner_not_found");
+    expect_error(service_->delete_partner("pc_unknown", true).error(), ErrorKind::not_found,
+                 "partner_not_found");
+}
+
 TEST_F(AuthServiceTest, EachPartnerHasSoManyApiRequestsAMinute) {
     AuthOptions options = options_for("us");
     options.partner_requests_per_minute = 3;

@@ -44,7 +44,10 @@ std::string query_text(sqlite3* db, const std::string& sql) {
 }
 
 // Takes a database back to an older schema, undoing the migrations since.
+const std::string kBackToSchema7 =
+    "ALTER TABLE partners DROP COLUMN disabled_at; DROP TABLE deleted_partners; ";
 const std::string kBackToSchema6 =
+    kBackToSchema7 +
     "DROP TABLE webhook_subscriptions; DROP TABLE webhook_events; "
     "DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts; "
     "ALTER TABLE uploads DROP COLUMN audio; ALTER TABLE uploads DROP COLUMN audio_problem; ";
@@ -279,6 +282,31 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema6KeepsItsFilesWithoutAudioFacts) {
     EXPECT_EQ((*kept)->audio, "");
     EXPECT_EQ((*kept)->audio_problem, "");
     EXPECT_TRUE(store->list_webhooks("pc_any").value().empty());
+}
+
+TEST(SqliteMetadataStore, ADatabaseOfSchema7KeepsItsPartnersEnabled) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    {
+        auto store = open_or_fail(path);
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->create_partner(Partner{
+            "pc_kept", "Kept", "us", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", at(0)}));
+        ASSERT_TRUE(store->revoke_partner_tokens("pc_kept"));
+        auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(raw.get(), kBackToSchema7, "drop"));
+        ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 7", "downgrade"));
+    }
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+    auto kept = store->find_partner("pc_kept");
+    ASSERT_TRUE(kept && *kept);
+    EXPECT_FALSE((*kept)->disabled_at);
+    EXPECT_EQ((*kept)->token_generation, 1);
+    EXPECT_EQ(store->revoked_token_generations().value().size(), 1u);
+    auto deleted = store->delete_partner("pc_kept", at(10), false);
+    ASSERT_TRUE(deleted) << deleted.error().message;
+    EXPECT_EQ(store->revoked_token_generations().value().front().second, kDeletedPartnerGeneration);
 }
 
 TEST(SqliteMetadataStore, DatabaseFromNewerBuildIsRefused) {

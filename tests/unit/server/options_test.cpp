@@ -96,5 +96,58 @@ TEST(Options, DemoComesFromTheFlagTheEnvironmentOrTheFile) {
     std::filesystem::remove(path);
 }
 
+// A listener with half its TLS files would serve plain HTTP where the operator meant
+// HTTPS, or not start for a reason found only later: both are refused up front.
+TEST(Options, TlsNeedsACertificateAndItsKey) {
+    for (const auto& [given, missing] : std::vector<std::pair<std::string, std::string>>{
+             {"--tls-cert", "--tls-key"},
+             {"--tls-key", "--tls-cert"},
+             {"--storage-tls-cert", "--storage-tls-key"},
+             {"--storage-tls-key", "--storage-tls-cert"}}) {
+        core::Config config;
+        OptionValues values;
+        ASSERT_TRUE(parse({given, "/etc/audiodrop/tls.pem"}, config, values)) << given;
+        const auto problem = finish_config(config, values);
+        ASSERT_TRUE(problem) << given;
+        EXPECT_NE(problem->find(missing), std::string::npos) << *problem;
+    }
+    core::Config both;
+    OptionValues values;
+    ASSERT_TRUE(parse({"--tls-cert", "c.pem", "--tls-key", "k.pem", "--storage-tls-cert", "c.pem",
+                       "--storage-tls-key", "k.pem"},
+                      both, values));
+    EXPECT_FALSE(finish_config(both, values));
+    EXPECT_EQ(both.tls_handshake_timeout, std::chrono::seconds(10));
+}
+
+TEST(Options, StorageTlsNeedsTheEmbeddedEndpoint) {
+    core::Config config;
+    OptionValues values;
+    ASSERT_TRUE(parse({"--storage-tls-cert", "c.pem", "--storage-tls-key", "k.pem", "--s3-endpoint",
+                       "https://s3.example.com", "--s3-bucket", "b", "--s3-access-key", "a",
+                       "--s3-secret-key", "s"},
+                      config, values));
+    const auto problem = finish_config(config, values);
+    ASSERT_TRUE(problem);
+    EXPECT_NE(problem->find("--s3-endpoint"), std::string::npos) << *problem;
+}
+
+TEST(Options, TlsFilesComeFromTheFlagTheEnvironmentOrTheFile) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("audiodrop-tls-test-" + std::to_string(::getpid()) + ".toml");
+    std::ofstream(path) << "tls-cert = \"/file/cert.pem\"\ntls-key = \"/file/key.pem\"\n"
+                        << "tls-handshake-timeout = 3\n";
+    OptionValues values;
+    ::setenv("AUDIODROP_TLS_CERT", "/env/cert.pem", 1);
+    core::Config config;
+    ASSERT_TRUE(parse({"--config", path.string(), "--tls-key", "/flag/key.pem"}, config, values));
+    ASSERT_FALSE(finish_config(config, values));
+    ::unsetenv("AUDIODROP_TLS_CERT");
+    EXPECT_EQ(config.tls_cert, "/env/cert.pem");
+    EXPECT_EQ(config.tls_key, "/flag/key.pem");
+    EXPECT_EQ(config.tls_handshake_timeout, std::chrono::seconds(3));
+    std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace audiodrop::server

@@ -60,6 +60,10 @@ struct ClientOptions {
     std::chrono::seconds stall_timeout{60};
     // Upload bandwidth cap per connection in bytes/s (0: none), to spare a shared uplink.
     std::uint64_t max_send_rate = 0;
+    // A PEM file of CA certificates that https:// URLs, the API's and the storage
+    // endpoint's, may chain to: for a server whose certificate a private CA issued.
+    // Empty: the system's CAs only.
+    std::string ca_cert;
 };
 
 // Where every API path sits on a host unless the URL says otherwise (Plaud's docs).
