@@ -2,6 +2,7 @@
 signature itself: presigned URLs it refuses, expiry swept on S3, a store that goes
 down, an MD5 mismatch, and start-up refusals of a misconfigured replica."""
 
+import math
 import subprocess
 import time
 import unittest
@@ -9,9 +10,9 @@ import urllib.parse
 
 import scaleout_harness as sh
 import harness  # noqa: E402
-from harness import (MiB, Api, assert_api_error, assert_s3_error, create_partner, download,
-                     md5_hex, part_list, put_all_parts, put_part, random_bytes, refused_ports,
-                     server_binary, wait_for, wait_until_expired)
+from harness import (CHUNK_SIZE, GiB, MiB, Api, assert_api_error, assert_s3_error,
+                     create_partner, download, md5_hex, part_list, put_all_parts, put_part,
+                     random_bytes, refused_ports, server_binary, wait_for, wait_until_expired)
 
 from scaleout_harness import setUpModule, tearDownModule  # noqa: F401  (run by unittest)
 
@@ -76,6 +77,26 @@ class PresignedUrlsOnS3(unittest.TestCase):
         self.assertEqual(download(done["DownloadUrl"]).content, data)
         # A download URL cannot be turned into an upload.
         assert_s3_error(put_part(done["DownloadUrl"], b"evil"), 403, "SignatureDoesNotMatch")
+
+    def test_chunk_size_grows_in_whole_mib_to_stay_within_10000_parts(self):
+        # On S3 no local disk has to hold the declared size, so the large plans do not
+        # depend on the free space of the machine the tests run on.
+        exact = 10000 * CHUNK_SIZE
+        with sh.backends.replica("--max-file-size", str(100 * GiB)) as large:
+            api = Api(large)
+            token = api.new_user(self.cred)
+            for size in (exact, exact + 1, 60 * GiB):
+                with self.subTest(filesize=size):
+                    plan = api.start_upload(token, size)
+                    chunk = plan["ChunkSize"]
+                    self.assertEqual(chunk, harness.expected_chunk_size(size))
+                    self.assertEqual(chunk % MiB, 0)
+                    self.assertEqual(len(plan["Parts"]), math.ceil(size / chunk))
+                    self.assertLessEqual(len(plan["Parts"]), 10000)
+                    self.assertEqual(plan["Parts"][-1]["PartNumber"], len(plan["Parts"]))
+                    api.abort(token, plan["FileId"], plan["UploadId"])
+            api.close()
+        self.assertEqual(harness.expected_chunk_size(60 * GiB), 7 * MiB)
 
     def test_md5_mismatch_discards_the_upload(self):
         token = self.api.new_user(self.cred)
