@@ -9,7 +9,8 @@ packages=(
   libpq-dev libpugixml-dev libjemalloc-dev libavformat-dev libavcodec-dev libavutil-dev
   curl ffmpeg sqlite3 python3 python3-requests python3-boto3 python3-botocore
   python3-jsonschema python3-yaml awscli
-  postgresql ceph-mon ceph-osd radosgw ceph-common chromium prometheus help2man
+  postgresql ceph-mon ceph-osd radosgw ceph-common chromium prometheus help2man man-db
+  openssl
 )
 
 missing=()

@@ -5,6 +5,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/request_context.hpp"
+
 namespace audiodrop::core {
 
 WorkerPool::WorkerPool(Options options) : options_(std::move(options)) {
@@ -28,40 +30,45 @@ WorkerPool::WorkerPool(Options options) : options_(std::move(options)) {
 WorkerPool::~WorkerPool() { stop(); }
 
 bool WorkerPool::try_submit(Task& task) {
+    std::string request_id = current_request_id();
     {
         std::lock_guard lock(mutex_);
         if (stopping_ || queue_.size() >= options_.max_queued) {
             ++refused_;
             return false;
         }
-        queue_.push_back(std::move(task));
+        queue_.push_back(Queued{std::move(task), std::move(request_id)});
     }
     wake_.notify_one();
     return true;
 }
 
 void WorkerPool::submit(Task task) {
+    std::string request_id = current_request_id();
     {
         std::lock_guard lock(mutex_);
         if (stopping_) return;
-        queue_.push_back(std::move(task));
+        queue_.push_back(Queued{std::move(task), std::move(request_id)});
     }
     wake_.notify_one();
 }
 
 void WorkerPool::run() {
     for (;;) {
-        Task task;
+        Queued next;
         {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (stopping_) return;
-            task = std::move(queue_.front());
+            next = std::move(queue_.front());
             queue_.pop_front();
             ++running_;
         }
-        task();
-        task = Task();  // what it held goes before the next one starts
+        {
+            const RequestScope scope(next.request_id);
+            next.task();
+            next.task = Task();  // what it held goes before the next one starts
+        }
         std::lock_guard lock(mutex_);
         --running_;
         ++completed_;
@@ -71,7 +78,7 @@ void WorkerPool::run() {
 void WorkerPool::stop() {
     // A second caller waits here until the first has joined every thread.
     std::lock_guard stopping(stop_mutex_);
-    std::deque<Task> dropped;
+    std::deque<Queued> dropped;
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;

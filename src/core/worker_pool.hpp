@@ -96,13 +96,18 @@ class WorkerPool {
     Stats stats() const;
 
   private:
+    struct Queued {
+        Task task;
+        std::string request_id;  // current when it was queued
+    };
+
     void run();
 
     Options options_;
     std::mutex stop_mutex_;  // held for all of stop(): serialises callers
     mutable std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<Task> queue_;
+    std::deque<Queued> queue_;
     bool stopping_ = false;
     std::size_t running_ = 0;
     std::uint64_t completed_ = 0;

@@ -110,11 +110,13 @@ void EventDispatcher::deliver(const metadata::ClaimedDelivery& d) {
         }
     }
     const std::string body = delivery_body(d.event, url, now + options_.download_url_ttl);
-    const auto signed_headers =
-        webhook::sign(d.event.id, core::to_unix(now), body, signing_secrets(d.subscription, now));
+    auto headers =
+        webhook::sign(d.event.id, core::to_unix(now), body, signing_secrets(d.subscription, now))
+            .headers;
+    // The request that made the change, so a receiver can quote it to the partner's app.
+    if (!d.event.request_id.empty()) headers.emplace_back("X-Request-Id", d.event.request_id);
     const auto started = std::chrono::steady_clock::now();
-    const auto sent =
-        webhook::post_json(d.subscription.url, signed_headers.headers, body, options_.send);
+    const auto sent = webhook::post_json(d.subscription.url, headers, body, options_.send);
     const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
 
     metadata::DeliveryAttempt attempt;
@@ -138,6 +140,7 @@ void EventDispatcher::deliver(const metadata::ClaimedDelivery& d) {
         {"event", "webhook_attempt"},
         {"event_id", d.event.id},
         {"type", d.event.type},
+        {"request_id", d.event.request_id},
         {"webhook_id", d.subscription.id},
         {"attempt", d.attempt},
         {"status", sent.status},

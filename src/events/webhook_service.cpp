@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
+#include "core/request_context.hpp"
 #include "core/time_format.hpp"
 #include "webhook/signature.hpp"
 
@@ -112,6 +113,7 @@ core::Result<std::string> WebhookService::ping(const std::string& client_id,
     e.data = nlohmann::ordered_json{{"WebhookId", subscription.id}}.dump();
     e.created_at = clock_.now();
     e.only_subscription = subscription.id;
+    e.request_id = core::current_request_id();
     AUDIODROP_TRY_ASSIGN(const bool queued, metadata_.add_event(e));
     if (!queued) return webhook_not_found(id);  // deleted meanwhile
     if (event_written_) event_written_();

@@ -28,32 +28,41 @@ ApiHandler::ApiHandler(auth::AuthService& auth, upload::UploadService& uploads,
       pools_(pools),
       options_(std::move(options)) {}
 
-ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, std::string& allow) {
+ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, std::string& allow,
+                                         RequestRoute& label) {
     struct Entry {
         std::string_view path;
         bhttp::verb verb;
         Route route;
+        RequestRoute label;
     };
+    using R = RequestRoute;
     static constexpr std::array kOps = {
-        Entry{"/healthz", bhttp::verb::get, &ApiHandler::healthz},
-        Entry{"/readyz", bhttp::verb::get, &ApiHandler::readyz},
-        Entry{"/metrics", bhttp::verb::get, &ApiHandler::metrics},
+        Entry{"/healthz", bhttp::verb::get, &ApiHandler::healthz, R::healthz},
+        Entry{"/readyz", bhttp::verb::get, &ApiHandler::readyz, R::readyz},
+        Entry{"/metrics", bhttp::verb::get, &ApiHandler::metrics, R::metrics},
     };
     static constexpr std::array kApi = {
-        Entry{"/oauth/partner/access-token", bhttp::verb::post, &ApiHandler::partner_token},
-        Entry{"/oauth/partner/access-token/refresh", bhttp::verb::post, &ApiHandler::refresh_token},
-        Entry{"/open/partner/users/access-token", bhttp::verb::post, &ApiHandler::user_token},
+        Entry{"/oauth/partner/access-token", bhttp::verb::post, &ApiHandler::partner_token,
+              R::partner_token},
+        Entry{"/oauth/partner/access-token/refresh", bhttp::verb::post, &ApiHandler::refresh_token,
+              R::refresh_token},
+        Entry{"/open/partner/users/access-token", bhttp::verb::post, &ApiHandler::user_token,
+              R::user_token},
         Entry{"/open/partner/files/upload/generate-presigned-urls", bhttp::verb::post,
-              &ApiHandler::generate_presigned_urls},
+              &ApiHandler::generate_presigned_urls, R::generate_presigned_urls},
         Entry{"/open/partner/files/upload/complete-upload", bhttp::verb::post,
-              &ApiHandler::complete_upload},
-        Entry{"/open/partner/files/upload/parts", bhttp::verb::get, &ApiHandler::list_parts},
+              &ApiHandler::complete_upload, R::complete_upload},
+        Entry{"/open/partner/files/upload/parts", bhttp::verb::get, &ApiHandler::list_parts,
+              R::list_parts},
         Entry{"/open/partner/files/upload/abort-upload", bhttp::verb::post,
-              &ApiHandler::abort_upload},
+              &ApiHandler::abort_upload, R::abort_upload},
     };
     const auto verb = ex.request().method();
-    // HEAD is answered like GET where GET is allowed, without a body.
+    // HEAD is answered like GET where GET is allowed, without a body. A path that
+    // matches is counted under its route even when the method is not allowed there.
     const auto match = [&](const Entry& e) -> Route {
+        label = e.label;
         if (e.verb == verb || (e.verb == bhttp::verb::get && verb == bhttp::verb::head)) {
             return e.route;
         }
@@ -64,7 +73,7 @@ ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, st
         if (e.path == path) return match(e);
     }
     if (options_.demo != nullptr && DemoPage::serves(path)) {
-        return match({path, bhttp::verb::get, &ApiHandler::demo_page});
+        return match({path, bhttp::verb::get, &ApiHandler::demo_page, R::demo_page});
     }
     if (!path.starts_with(options_.base_path)) return nullptr;
     const auto rel = path.substr(options_.base_path.size());
@@ -72,8 +81,10 @@ ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, st
         if (e.path == rel) return match(e);
     }
     if (rel == kWebhooks) {
-        if (auto r = match({rel, bhttp::verb::get, &ApiHandler::list_webhooks})) return r;
-        return match({rel, bhttp::verb::post, &ApiHandler::create_webhook});
+        if (auto r = match({rel, bhttp::verb::get, &ApiHandler::list_webhooks, R::webhooks})) {
+            return r;
+        }
+        return match({rel, bhttp::verb::post, &ApiHandler::create_webhook, R::webhooks});
     }
     if (rel.starts_with(kWebhooks) && rel[kWebhooks.size()] == '/') {
         // {id}, or {id}/action
@@ -81,33 +92,42 @@ ApiHandler::Route ApiHandler::find_route(Exchange& ex, std::string_view path, st
         const auto slash = sub.find('/');
         if (sub.empty() || slash == 0) return nullptr;
         if (slash == std::string_view::npos) {
-            if (auto r = match({rel, bhttp::verb::get, &ApiHandler::get_webhook})) return r;
-            return match({rel, bhttp::verb::delete_, &ApiHandler::delete_webhook});
+            if (auto r = match({rel, bhttp::verb::get, &ApiHandler::get_webhook, R::webhook})) {
+                return r;
+            }
+            return match({rel, bhttp::verb::delete_, &ApiHandler::delete_webhook, R::webhook});
         }
         const auto action = sub.substr(slash + 1);
         if (action == "rotate-secret") {
-            return match({rel, bhttp::verb::post, &ApiHandler::rotate_webhook_secret});
+            return match({rel, bhttp::verb::post, &ApiHandler::rotate_webhook_secret,
+                          R::webhook_rotate_secret});
         }
-        if (action == "ping") return match({rel, bhttp::verb::post, &ApiHandler::ping_webhook});
+        if (action == "ping") {
+            return match({rel, bhttp::verb::post, &ApiHandler::ping_webhook, R::webhook_ping});
+        }
         if (action == "deliveries") {
-            return match({rel, bhttp::verb::get, &ApiHandler::webhook_deliveries});
+            return match(
+                {rel, bhttp::verb::get, &ApiHandler::webhook_deliveries, R::webhook_deliveries});
         }
         return nullptr;
     }
     if (rel.starts_with(kFilesPrefix)) {
         const auto id = rel.substr(kFilesPrefix.size());
         if (!id.empty() && id.find('/') == std::string_view::npos && id != "upload") {
-            if (auto r = match({rel, bhttp::verb::get, &ApiHandler::get_file})) return r;
-            return match({rel, bhttp::verb::delete_, &ApiHandler::delete_file});
+            if (auto r = match({rel, bhttp::verb::get, &ApiHandler::get_file, R::file})) return r;
+            return match({rel, bhttp::verb::delete_, &ApiHandler::delete_file, R::file});
         }
     }
     return nullptr;
 }
 
 asio::awaitable<void> ApiHandler::handle(Exchange& ex) {
+    // The listener calls this as soon as the header is parsed.
+    const auto started = std::chrono::steady_clock::now();
     const auto path = split_target(ex.request().target()).path;
     std::string allow;
-    const Route route = find_route(ex, path, allow);
+    RequestRoute label = RequestRoute::unmatched;
+    const Route route = find_route(ex, path, allow, label);
     if (route) {
         co_await (this->*route)(ex);
     } else if (!allow.empty()) {
@@ -123,7 +143,8 @@ asio::awaitable<void> ApiHandler::handle(Exchange& ex) {
                                      "no such endpoint: " + std::string(path) +
                                          " (API paths start with " + options_.base_path + ")"));
     }
-    metrics_.count_request(Metrics::Listener::api, ex.status());
+    metrics_.count_request(Metrics::Listener::api, label, ex.request().method(), ex.status(),
+                           std::chrono::steady_clock::now() - started);
 }
 
 StringResponse ApiHandler::framing_error(unsigned status, std::string_view code,
@@ -184,6 +205,10 @@ asio::awaitable<void> ApiHandler::reply(Exchange& ex, unsigned status,
 }
 
 asio::awaitable<void> ApiHandler::fail(Exchange& ex, const core::Error& error) {
+    // Counted here, where a store's failure becomes the one answer to one request: a
+    // failure passes up through the service, which may retry or reword it, and work
+    // in the background retries on its own schedule and logs what fails.
+    metrics_.count_error(error);
     if (message_withheld(error)) ex.note_error(error.message);
     co_await ex.send(api_error(error, ex.request_id()));
 }
@@ -206,11 +231,11 @@ asio::awaitable<void> ApiHandler::healthz(Exchange& ex) {
 }
 
 asio::awaitable<void> ApiHandler::readyz(Exchange& ex) {
-    co_await respond(
-        ex, co_await offload(pools_.storage, [&]() -> core::Result<nlohmann::ordered_json> {
-            AUDIODROP_TRY(uploads_.check_ready());
-            return nlohmann::ordered_json{{"status", "ready"}};
-        }));
+    co_await respond(ex, co_await offload(pools_.storage, ex.request_id(),
+                                          [&]() -> core::Result<nlohmann::ordered_json> {
+                                              AUDIODROP_TRY(uploads_.check_ready());
+                                              return nlohmann::ordered_json{{"status", "ready"}};
+                                          }));
 }
 
 asio::awaitable<void> ApiHandler::metrics(Exchange& ex) {

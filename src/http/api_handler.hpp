@@ -46,7 +46,9 @@ class ApiHandler final : public Handler {
 
   private:
     using Route = asio::awaitable<void> (ApiHandler::*)(Exchange&);
-    Route find_route(Exchange& ex, std::string_view path, std::string& allow);
+    // The handler of the request, or null; `allow` gets the methods the path allows
+    // when the method is not one of them, `label` the route the path matched.
+    Route find_route(Exchange& ex, std::string_view path, std::string& allow, RequestRoute& label);
 
     // Authentication API.
     asio::awaitable<void> partner_token(Exchange& ex);

@@ -1,5 +1,7 @@
 #include "http/api_response.hpp"
 
+#include "http/store_failure.hpp"
+
 namespace audiodrop::http {
 
 unsigned api_status(core::ErrorKind kind) {
@@ -58,8 +60,9 @@ namespace {
 // in its own, so clients branch on one documented set.
 std::string api_code(const core::Error& error) {
     if (error.kind == core::ErrorKind::storage_full) return "storage_full";
-    if (error.kind == core::ErrorKind::unavailable && error.code != "metadata_unavailable" &&
-        error.code != "server_busy" && error.reason != core::Reason::resolver_unavailable) {
+    if (const auto failure = store_failure(error);
+        failure && failure->store == StoreFailure::Store::objects &&
+        failure->kind == StoreFailure::Kind::unavailable) {
         return "storage_unavailable";
     }
     return error.code;

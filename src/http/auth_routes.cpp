@@ -72,7 +72,7 @@ asio::awaitable<void> ApiHandler::partner_token(Exchange& ex) {
         ex, co_await [&]() -> asio::awaitable<core::Result<nlohmann::ordered_json>> {
             AUDIODROP_CO_TRY_ASSIGN(auto creds, basic_credentials(ex.request()));
             co_return co_await offload(
-                pools_.argon2, [&]() -> core::Result<nlohmann::ordered_json> {
+                pools_.argon2, ex.request_id(), [&]() -> core::Result<nlohmann::ordered_json> {
                     AUDIODROP_TRY_ASSIGN(
                         auto tokens, auth_.issue_partner_token(creds.client_id, creds.secret_key,
                                                                ex.client_address()));
@@ -86,7 +86,7 @@ asio::awaitable<void> ApiHandler::refresh_token(Exchange& ex) {
         ex, co_await [&]() -> asio::awaitable<core::Result<nlohmann::ordered_json>> {
             AUDIODROP_CO_TRY_ASSIGN(auto text, co_await ex.read_body(kMaxRefreshBodyBytes));
             co_return co_await offload(
-                pools_.metadata, [&]() -> core::Result<nlohmann::ordered_json> {
+                pools_.metadata, ex.request_id(), [&]() -> core::Result<nlohmann::ordered_json> {
                     AUDIODROP_TRY_ASSIGN(auto token, refresh_token_field(ex.request(), text));
                     AUDIODROP_TRY_ASSIGN(auto tokens, auth_.refresh(token, ex.client_address()));
                     return pair_json(tokens);

@@ -1,7 +1,7 @@
 #include "http/demo_page.hpp"
 
 #include "core/hashing.hpp"
-#include "core/text.hpp"
+#include "http/etag_match.hpp"
 #include "http/request_target.hpp"
 #include "s3/error_xml.hpp"
 #include "web/embedded.hpp"
@@ -37,17 +37,6 @@ std::string security_policy(std::string_view html, const std::string& storage_or
     return "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'" +
            style_hashes(html) + "; connect-src 'self' " + storage + "; media-src " + storage +
            "; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-}
-
-// Whether If-None-Match names `etag` or is "*". RFC 9110 §13.1.2: If-None-Match
-// compares weakly, so W/"x" matches "x".
-bool none_match_hits(std::string_view if_none_match, std::string_view etag) {
-    while (!if_none_match.empty()) {
-        auto tag = core::next_list_item(if_none_match);
-        if (tag.starts_with("W/")) tag.remove_prefix(2);
-        if (tag == "*" || tag == etag) return true;
-    }
-    return false;
 }
 
 }  // namespace
@@ -100,7 +89,7 @@ StringResponse DemoPage::send_asset(const RequestHeader& request, const Asset& a
     res.set("Content-Security-Policy", security_policy_);
     // HEAD and 304 give the length a GET would send (RFC 9110 §8.6), and no body.
     res.content_length(asset.body.size());
-    if (none_match_hits(request[bhttp::field::if_none_match], asset.etag)) {
+    if (if_none_match_hits(request[bhttp::field::if_none_match], asset.etag)) {
         res.result(bhttp::status::not_modified);
     } else if (request.method() != bhttp::verb::head) {
         res.body() = asset.body;

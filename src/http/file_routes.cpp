@@ -88,7 +88,7 @@ asio::awaitable<void> ApiHandler::user_call(Exchange& ex, core::WorkerPool& pool
             if (with_body) {
                 AUDIODROP_CO_TRY_ASSIGN(text, co_await body(ex));
             }
-            co_return co_await offload(pool, [&] { return call(owner, text); });
+            co_return co_await offload(pool, ex.request_id(), [&] { return call(owner, text); });
         }());
 }
 
@@ -99,7 +99,7 @@ asio::awaitable<void> ApiHandler::generate_presigned_urls(Exchange& ex) {
         AUDIODROP_CO_TRY_ASSIGN(const auto owner, user(ex));
         AUDIODROP_CO_TRY_ASSIGN(auto text, co_await body(ex));
         co_return co_await offload_until_answered<core::Result<std::string>>(
-            pools_.metadata, [&](auto done) {
+            pools_.metadata, ex.request_id(), [&](auto done) {
                 auto req = generate_request(text);
                 if (!req) return done(req.error());
                 uploads_.generate_async(owner, req->filesize, req->filetype, encode_started,

@@ -10,6 +10,7 @@
 
 #include "core/ids.hpp"
 #include "http/request_framing.hpp"
+#include "http/request_id.hpp"
 #include "http/stream.hpp"
 #include "http/tls_credentials.hpp"
 
@@ -312,7 +313,7 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
         const auto client =
             proxied ? gate_.proxies().client_of(peer, forwarded_for(parser.get())) : peer;
         const std::string remote = client.to_string();
-        Exchange exchange(conn->stream, buffer, parser, limits_, core::new_id("req_"),
+        Exchange exchange(conn->stream, buffer, parser, limits_, request_id_of(parser.get()),
                           address_key(client));
         co_await handler_.handle(exchange);
         if (!exchange.responded()) {

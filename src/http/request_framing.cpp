@@ -2,14 +2,10 @@
 
 #include <vector>
 
+#include "core/text.hpp"
+
 namespace audiodrop::http {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // Every transfer coding named, in order, across all Transfer-Encoding fields.
 std::vector<std::string_view> transfer_codings(const RequestHeader& header) {
@@ -18,7 +14,7 @@ std::vector<std::string_view> transfer_codings(const RequestHeader& header) {
         std::string_view list = it->value();
         while (true) {
             const auto comma = list.find(',');
-            codings.push_back(trim(list.substr(0, comma)));
+            codings.push_back(core::trim_spaces(list.substr(0, comma)));
             if (comma == std::string_view::npos) break;
             list.remove_prefix(comma + 1);
         }

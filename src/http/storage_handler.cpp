@@ -72,6 +72,7 @@ StringResponse StorageHandler::framing_error(unsigned status, std::string_view c
 }
 
 asio::awaitable<void> StorageHandler::fail(Exchange& ex, const core::Error& error) {
+    metrics_.count_error(error);  // once per answer, as ApiHandler::fail counts
     if (message_withheld(error)) ex.note_error(error.message);
     const auto path = split_target(ex.request().target()).path;
     co_await ex.send(
@@ -79,8 +80,15 @@ asio::awaitable<void> StorageHandler::fail(Exchange& ex, const core::Error& erro
 }
 
 asio::awaitable<void> StorageHandler::handle(Exchange& ex) {
+    // The listener calls this as soon as the header is parsed.
+    const auto started = std::chrono::steady_clock::now();
     const auto& req = ex.request();
     const auto method = req.method();
+    // By method alone, so that a refused signature counts under what it tried to do.
+    const auto route = method == bhttp::verb::put ? RequestRoute::storage_part_put
+                       : method == bhttp::verb::get || method == bhttp::verb::head
+                           ? RequestRoute::storage_object_get
+                           : RequestRoute::unmatched;
     const auto target = split_target(req.target());
     core::Result<s3::VerifiedRequest> verified = core::Error{};
     if (method != bhttp::verb::put && method != bhttp::verb::get && method != bhttp::verb::head) {
@@ -125,7 +133,8 @@ asio::awaitable<void> StorageHandler::handle(Exchange& ex) {
     } else {
         co_await get_object(ex, key);
     }
-    metrics_.count_request(Metrics::Listener::storage, ex.status());
+    metrics_.count_request(Metrics::Listener::storage, route, method, ex.status(),
+                           std::chrono::steady_clock::now() - started);
 }
 
 asio::awaitable<void> StorageHandler::upload_part(Exchange& ex, const std::string& key,
@@ -160,8 +169,8 @@ asio::awaitable<void> StorageHandler::upload_part(Exchange& ex, const std::strin
         std::copy(raw.begin(), raw.end(), content_md5->begin());
     }
     // Refused here, before a byte of the body is read, if the part may not be this big.
-    auto writer =
-        co_await offload(disk_, [&] { return bucket_.begin_part(key, upload_id, *part, *length); });
+    auto writer = co_await offload(
+        disk_, ex.request_id(), [&] { return bucket_.begin_part(key, upload_id, *part, *length); });
     if (!writer) {
         co_await fail(ex, writer.error());
         co_return;
@@ -190,15 +199,16 @@ asio::awaitable<core::Result<storage::PartInfo>> StorageHandler::receive_part(
         if (!n) co_return n.error();
         if (*n == 0) break;
         auto written = co_await offload(
-            disk_, [&] { return writer.received(*n); }, Admission::admitted);
+            disk_, ex.request_id(), [&] { return writer.received(*n); }, Admission::admitted);
         if (!written) co_return written.error();
     }
     co_return co_await offload(
-        disk_, [&] { return writer.commit(content_md5); }, Admission::admitted);
+        disk_, ex.request_id(), [&] { return writer.commit(content_md5); }, Admission::admitted);
 }
 
 asio::awaitable<void> StorageHandler::get_object(Exchange& ex, const std::string& key) {
-    auto reader = co_await offload(disk_, [&] { return bucket_.open_object(key); });
+    auto reader =
+        co_await offload(disk_, ex.request_id(), [&] { return bucket_.open_object(key); });
     if (!reader) {
         co_await fail(ex, reader.error());
         co_return;
@@ -245,7 +255,8 @@ asio::awaitable<void> StorageHandler::get_object(Exchange& ex, const std::string
         [&](std::uint64_t offset,
             std::span<std::uint8_t> out) -> asio::awaitable<core::Result<std::size_t>> {
             co_return co_await offload(
-                disk_, [&] { return object.read(first + offset, out); }, Admission::admitted);
+                disk_, ex.request_id(), [&] { return object.read(first + offset, out); },
+                Admission::admitted);
         });
     if (sent) metrics_.add_download_bytes(length);
 }

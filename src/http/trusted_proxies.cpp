@@ -3,16 +3,12 @@
 #include <optional>
 #include <string>
 
+#include "core/text.hpp"
+
 namespace audiodrop::http {
 namespace {
 
 namespace ip = boost::asio::ip;
-
-std::string_view trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    return s.substr(first, s.find_last_not_of(" \t") - first + 1);
-}
 
 ip::address unmapped(const ip::address& a) {
     if (a.is_v6() && a.to_v6().is_v4_mapped()) {
@@ -83,9 +79,7 @@ bool add_entry(const std::string& entry, std::vector<ip::network_v4>& v4,
 core::Result<TrustedProxies> TrustedProxies::parse(std::string_view list) {
     TrustedProxies proxies;
     while (!list.empty()) {
-        const auto comma = list.find(',');
-        const std::string entry(trim(list.substr(0, comma)));
-        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        const std::string entry(core::next_list_item(list));
         if (entry.empty()) continue;
         if (add_entry(entry, proxies.v4_, proxies.v6_)) continue;
         return core::make_error(core::ErrorKind::invalid_input, "invalid_trusted_proxies",
@@ -118,8 +112,8 @@ ip::address TrustedProxies::client_of(const ip::address& peer,
     if (!trusts(client)) return client;
     while (!forwarded_for.empty()) {
         const auto comma = forwarded_for.rfind(',');
-        const auto entry =
-            trim(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));
+        const auto entry = core::trim_spaces(
+            comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));
         forwarded_for =
             comma == std::string_view::npos ? std::string_view() : forwarded_for.substr(0, comma);
         const auto hop = parse_entry(entry);

@@ -51,7 +51,8 @@ asio::awaitable<void> ApiHandler::partner_call(Exchange& ex, unsigned status, bo
                 AUDIODROP_CO_TRY_ASSIGN(text, co_await body(ex));
             }
             // The storage pool: a create resolves the URL's host, which may take seconds.
-            co_return co_await offload(pools_.storage, [&] { return call(client_id, text); });
+            co_return co_await offload(pools_.storage, ex.request_id(),
+                                       [&] { return call(client_id, text); });
         }(),
         status);
 }

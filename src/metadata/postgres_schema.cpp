@@ -14,7 +14,7 @@ constexpr std::int64_t kMigrationLockKey = 0x617564696f64726f;
 
 // Same layout as the SQLite store. Times are unix seconds; filesize and chunk_size
 // hold a uint64 bit pattern in a BIGINT, as SQLite's INTEGER does.
-constexpr std::array<std::string_view, 6> kMigrations = {
+constexpr std::array<std::string_view, 7> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -170,6 +170,10 @@ CREATE TABLE deleted_partners (
     client_id  TEXT PRIMARY KEY,
     deleted_at BIGINT NOT NULL
 );
+)sql",
+    // 7: the request that made an event, sent with its deliveries.
+    R"sql(
+ALTER TABLE webhook_events ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

@@ -78,14 +78,15 @@ core::Result<void> insert_event(Connection& c, const OutboxEvent& event) {
     if (queued.affected_rows() == 0) return {};  // nobody takes it
     AUDIODROP_TRY(
         c.exec("INSERT INTO webhook_events (id, client_id, type, data, object_key, "
-               "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+               "created_at, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                Params()
                    .add(event.id)
                    .add(event.client_id)
                    .add(event.type)
                    .add(event.data)
                    .add(event.object_key)
-                   .add(created),
+                   .add(created)
+                   .add(event.request_id),
                "store an event"));
     return {};
 }
@@ -209,7 +210,7 @@ core::Result<std::vector<ClaimedDelivery>> PostgresMetadataStore::claim_deliveri
                    "due.subscription_id RETURNING d.event_id, d.subscription_id, d.attempts, "
                    "d.next_attempt_at) "
                    "SELECT c.attempts, e.id, e.client_id, e.type, e.data, e.object_key, "
-                   "e.created_at, " +
+                   "e.created_at, e.request_id, " +
                        sql::qualified_webhook_columns("s.") +
                        " FROM claimed c JOIN webhook_events e ON e.id = c.event_id "
                        "JOIN webhook_subscriptions s ON s.id = c.subscription_id "
@@ -232,7 +233,8 @@ core::Result<std::vector<ClaimedDelivery>> PostgresMetadataStore::claim_deliveri
             d.event.object_key = r.text(row, 5);
             AUDIODROP_TRY_ASSIGN(const std::int64_t created, r.int64(row, 6));
             d.event.created_at = from_unix_ms(created);
-            AUDIODROP_TRY_ASSIGN(d.subscription, read_webhook(r, row, 7));
+            d.event.request_id = r.text(row, 7);
+            AUDIODROP_TRY_ASSIGN(d.subscription, read_webhook(r, row, 8));
             d.claim = claim;
             out.push_back(std::move(d));
         }

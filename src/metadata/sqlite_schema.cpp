@@ -11,7 +11,7 @@ namespace {
 
 // STRICT tables make SQLite refuse a value of the wrong type instead of storing it.
 // Times are unix seconds; filesize and chunk_size hold a uint64 bit pattern.
-constexpr std::array<std::string_view, 8> kMigrations = {
+constexpr std::array<std::string_view, 9> kMigrations = {
     R"sql(
 CREATE TABLE partners (
     client_id   TEXT PRIMARY KEY,
@@ -206,6 +206,10 @@ CREATE TABLE deleted_partners (
     client_id  TEXT PRIMARY KEY,
     deleted_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+)sql",
+    // 9: the request that made an event, sent with its deliveries.
+    R"sql(
+ALTER TABLE webhook_events ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

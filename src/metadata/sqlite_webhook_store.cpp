@@ -68,13 +68,15 @@ core::Result<void> insert_event(Session& s, const OutboxEvent& event) {
     if (sqlite3_changes(s.db()) == 0) return {};  // nobody takes it
     AUDIODROP_TRY_ASSIGN(auto insert,
                          s.statement("INSERT INTO webhook_events (id, client_id, type, data, "
-                                     "object_key, created_at) VALUES (?, ?, ?, ?, ?, ?)"));
+                                     "object_key, created_at, request_id) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?)"));
     insert.bind(1, event.id)
         .bind(2, event.client_id)
         .bind(3, event.type)
         .bind(4, event.data)
         .bind(5, event.object_key)
-        .bind(6, created);
+        .bind(6, created)
+        .bind(7, event.request_id);
     return run(insert, "store an event");
 }
 
@@ -198,7 +200,7 @@ core::Result<std::vector<ClaimedDelivery>> SqliteMetadataStore::claim_deliveries
             AUDIODROP_TRY_ASSIGN(
                 auto claimed,
                 s.statement("SELECT d.attempts, e.id, e.client_id, e.type, e.data, "
-                            "e.object_key, e.created_at, " +
+                            "e.object_key, e.created_at, e.request_id, " +
                             sql::qualified_webhook_columns("s.") +
                             " FROM webhook_deliveries d "
                             "JOIN webhook_events e ON e.id = d.event_id "
@@ -218,7 +220,8 @@ core::Result<std::vector<ClaimedDelivery>> SqliteMetadataStore::claim_deliveries
                 d.event.data = claimed.text(4);
                 d.event.object_key = claimed.text(5);
                 d.event.created_at = from_unix_ms(claimed.int64(6));
-                d.subscription = read_webhook(claimed, 7);
+                d.event.request_id = claimed.text(7);
+                d.subscription = read_webhook(claimed, 8);
                 d.claim = claim;
                 out.push_back(std::move(d));
             }

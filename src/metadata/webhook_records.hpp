@@ -37,6 +37,9 @@ struct OutboxEvent {
     core::TimePoint created_at;
     // A ping goes to this subscription alone, whatever events it takes.
     std::optional<std::string> only_subscription;
+    // The id of the HTTP request that made the change, sent with every delivery as
+    // X-Request-Id; empty for changes no request made (an upload expiring).
+    std::string request_id;
 };
 
 // A delivery a dispatcher claimed: its lease keeps other replicas from sending it

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/request_context.hpp"
 #include "core/text.hpp"
 
 namespace audiodrop::s3 {
@@ -157,6 +158,12 @@ void* S3Client::configure(void* handle, const S3Request& request) const {
     // Neither is signed; S3 needs neither, and a 100-continue round trip only adds latency.
     header_list = curl_slist_append(header_list, "Expect:");
     header_list = curl_slist_append(header_list, "Accept:");
+    // The request this call is made for, for whoever reads S3's (or a proxy's) logs. Not
+    // signed: S3 ignores headers it does not know, and the signature stays the same
+    // whatever request asked.
+    if (const auto& request_id = core::current_request_id(); !request_id.empty()) {
+        header_list = curl_slist_append(header_list, ("X-Request-Id: " + request_id).c_str());
+    }
 
     curl_easy_reset(curl);  // keeps the connection cache: the socket is reused
     const std::string url = endpoint + signed_request.target;

@@ -3,6 +3,8 @@
 // A small S3 REST client for the remote-S3 object store: requests signed with SigV4
 // headers, sent over libcurl with kept-alive connections, retried with backoff when S3
 // is unreachable, failing (5xx) or throttling; and presigned URLs, computed locally.
+// Every request made for an HTTP request of ours carries its id as X-Request-Id
+// (core/request_context.hpp), unsigned.
 
 #include <chrono>
 #include <cstdint>

@@ -136,9 +136,16 @@ std::string presigned_origin(storage::ObjectStore& store) {
     return url ? http::web_origin(*url) : std::string();
 }
 
-// What handing files on costs: probes of completed files, and webhook attempts.
+// Uploads that ended without a file, and what handing files on costs: probes of
+// completed files, and webhook attempts.
 void watch_hand_off(http::Metrics& metrics, const upload::UploadService& uploads,
                     const events::EventDispatcher& dispatcher) {
+    metrics.add_counter("audiodrop_uploads_aborted_total",
+                        "Uploads aborted (abort-upload, DELETE of an open upload, or discarded "
+                        "by complete-upload).",
+                        [&uploads] { return uploads.ended_uploads().aborted; });
+    metrics.add_counter("audiodrop_uploads_expired_total", "Uploads the sweep expired.",
+                        [&uploads] { return uploads.ended_uploads().expired; });
     metrics.add_counter("audiodrop_probes_total", "Completed files probed for audio facts.",
                         [&uploads] { return uploads.probe_stats().probes; });
     metrics.add_counter("audiodrop_probe_bytes_read_total",

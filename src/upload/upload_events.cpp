@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
+#include "core/request_context.hpp"
 #include "upload/content_check.hpp"
 
 namespace audiodrop::upload {
@@ -22,6 +23,7 @@ metadata::OutboxEvent event(const metadata::UploadRecord& u, std::string type,
     e.type = std::move(type);
     e.data = data.dump();
     e.created_at = now;
+    e.request_id = core::current_request_id();
     return e;
 }
 

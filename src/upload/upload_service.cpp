@@ -362,14 +362,20 @@ UploadService::ProbeStats UploadService::probe_stats() const {
                       probes_not_declared_audio_.load()};
 }
 
+UploadService::EndedUploads UploadService::ended_uploads() const {
+    return EndedUploads{aborted_.load(), expired_.load()};
+}
+
 core::Result<bool> UploadService::transition_with_event(const UploadRecord& u, UploadState to) {
     const auto now = clock_.now();
     const auto event =
         to == UploadState::expired ? upload_expired_event(u, now) : upload_aborted_event(u, now);
     AUDIODROP_TRY_ASSIGN(const bool won,
                          metadata_.transition(u.file_id, UploadState::open, to, &event));
-    if (won && options_.event_written) options_.event_written();
-    return won;
+    if (!won) return false;
+    (to == UploadState::expired ? expired_ : aborted_).fetch_add(1, std::memory_order_relaxed);
+    if (options_.event_written) options_.event_written();
+    return true;
 }
 
 core::Error UploadService::discarded(const UploadRecord& u, const core::Error& refusal) {
@@ -460,6 +466,7 @@ core::Result<void> UploadService::delete_file(const Owner& owner, const std::str
                        : u.state == UploadState::open    ? upload_aborted_event(u, now)
                                                          : std::optional<metadata::OutboxEvent>();
     AUDIODROP_TRY(metadata_.remove_upload(u.file_id, event ? &*event : nullptr));
+    if (u.state == UploadState::open) aborted_.fetch_add(1, std::memory_order_relaxed);
     if (event && options_.event_written) options_.event_written();
     return {};
 }

@@ -141,6 +141,16 @@ class UploadService {
     };
     ProbeStats probe_stats() const;
 
+    // Uploads this process ended without a file, each counted when the upload.aborted or
+    // upload.expired event announcing it is written (for /metrics).
+    struct EndedUploads {
+        // By abort-upload, by deleting an open upload, or discarded when a store that
+        // cannot reopen an upload had assembled bytes complete-upload then refused.
+        std::uint64_t aborted = 0;
+        std::uint64_t expired = 0;  // by the sweep
+    };
+    EndedUploads ended_uploads() const;
+
   private:
     // A generate up to storing its record.
     struct Prepared {
@@ -194,6 +204,8 @@ class UploadService {
     std::atomic<std::uint64_t> probe_bytes_{0};
     std::atomic<std::uint64_t> probe_microseconds_{0};
     std::atomic<std::uint64_t> probes_not_declared_audio_{0};
+    std::atomic<std::uint64_t> aborted_{0};
+    std::atomic<std::uint64_t> expired_{0};
 };
 
 }  // namespace audiodrop::upload

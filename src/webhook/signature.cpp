@@ -4,6 +4,7 @@
 #include <span>
 
 #include "core/hashing.hpp"
+#include "core/text.hpp"
 
 namespace audiodrop::webhook {
 namespace {
@@ -17,12 +18,6 @@ constexpr std::size_t kMaxTimestampDigits = 19;
 
 std::span<const std::uint8_t> as_bytes(std::string_view s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-std::string_view trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
 // Standard Webhooks: the HMAC key is the base64-decoded part after "whsec_". A secret
@@ -61,7 +56,7 @@ std::string standard_signature(std::string_view key, std::string_view id,
 // within `tolerance` of `now`. Empty `why` when it passes.
 std::string check_timestamp(std::string_view header_name, std::string_view value, std::int64_t now,
                             std::int64_t tolerance) {
-    value = trim(value);
+    value = core::trim_spaces(value);
     if (value.empty()) return "the " + std::string(header_name) + " header is missing";
     if (value.size() > kMaxTimestampDigits ||
         value.find_first_not_of("0123456789") != std::string_view::npos) {
@@ -91,7 +86,7 @@ template <class F>
 void for_each_entry(std::string_view list, char separator, F&& each) {
     while (!list.empty()) {
         const auto at = list.find(separator);
-        const auto entry = trim(list.substr(0, at));
+        const auto entry = core::trim_spaces(list.substr(0, at));
         list = at == std::string_view::npos ? std::string_view() : list.substr(at + 1);
         if (!entry.empty()) each(entry);
     }
@@ -134,7 +129,7 @@ VerifyResult verify_plaud(std::string_view secret, std::string_view timestamp_he
         !why.empty()) {
         return refused(std::move(why));
     }
-    const std::string expected = plaud_signature(secret, trim(timestamp_header), body);
+    const std::string expected = plaud_signature(secret, core::trim_spaces(timestamp_header), body);
     bool any = false;
     bool match = false;
     for_each_entry(signature_header, ',', [&](std::string_view entry) {
@@ -156,14 +151,14 @@ VerifyResult verify_standard(std::string_view secret, std::string_view id_header
                              std::string_view timestamp_header, std::string_view signature_header,
                              std::string_view body, std::int64_t now,
                              std::int64_t tolerance_seconds) {
-    const auto id = trim(id_header);
+    const auto id = core::trim_spaces(id_header);
     if (id.empty()) return refused("the webhook-id header is missing");
     if (auto why = check_timestamp("webhook-timestamp", timestamp_header, now, tolerance_seconds);
         !why.empty()) {
         return refused(std::move(why));
     }
     const std::string expected =
-        standard_signature(standard_key(secret), id, trim(timestamp_header), body);
+        standard_signature(standard_key(secret), id, core::trim_spaces(timestamp_header), body);
     bool any = false;
     bool match = false;
     for_each_entry(signature_header, ' ', [&](std::string_view entry) {

@@ -33,11 +33,6 @@ core::TimePoint at(std::int64_t seconds_after_base) {
     return core::from_unix(1'700'000'000 + seconds_after_base);
 }
 
-Partner make_partner(const std::string& client_id) {
-    return Partner{client_id, "Acme Recorders " + client_id, "us",
-                   "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", at(-3600)};
-}
-
 UploadRecord make_upload(const std::string& name, std::int64_t expires_in = 3600) {
     UploadRecord u;
     u.file_id = "file_" + name;
@@ -115,7 +110,7 @@ std::vector<std::unique_ptr<MetadataStore>> connect_racers(Backend& backend) {
 // --- partners ---
 
 TEST_P(MetadataStoreConformance, CreatedPartnerIsFoundWithEveryField) {
-    const Partner p = make_partner("pc_alpha");
+    const Partner p = sample_partner("pc_alpha");
     ASSERT_TRUE(store().create_partner(p));
 
     auto found = store().find_partner("pc_alpha");
@@ -129,15 +124,15 @@ TEST_P(MetadataStoreConformance, CreatedPartnerIsFoundWithEveryField) {
 }
 
 TEST_P(MetadataStoreConformance, UnknownPartnerIsEmptyNotAnError) {
-    ASSERT_TRUE(store().create_partner(make_partner("pc_alpha")));
+    ASSERT_TRUE(store().create_partner(sample_partner("pc_alpha")));
     auto found = store().find_partner("pc_beta");
     ASSERT_TRUE(found) << found.error().message;
     EXPECT_FALSE(found->has_value());
 }
 
 TEST_P(MetadataStoreConformance, PartnerWithTakenClientIdIsConflictAndKeepsTheFirst) {
-    ASSERT_TRUE(store().create_partner(make_partner("pc_alpha")));
-    Partner again = make_partner("pc_alpha");
+    ASSERT_TRUE(store().create_partner(sample_partner("pc_alpha")));
+    Partner again = sample_partner("pc_alpha");
     again.name = "Impostor";
     auto created = store().create_partner(again);
     ASSERT_FALSE(created);
@@ -146,11 +141,11 @@ TEST_P(MetadataStoreConformance, PartnerWithTakenClientIdIsConflictAndKeepsTheFi
 
     auto found = store().find_partner("pc_alpha");
     ASSERT_TRUE(found && found->has_value());
-    EXPECT_EQ((*found)->name, make_partner("pc_alpha").name);
+    EXPECT_EQ((*found)->name, sample_partner("pc_alpha").name);
 }
 
 TEST_P(MetadataStoreConformance, TextIsStoredVerbatim) {
-    Partner p = make_partner("pc_unicode");
+    Partner p = sample_partner("pc_unicode");
     p.name = "Ünïcødé 'quoted' \"names\"; DROP TABLE partners; -- 录音";
     ASSERT_TRUE(store().create_partner(p));
     auto found = store().find_partner("pc_unicode");
@@ -740,8 +735,8 @@ TEST_P(MetadataStoreConformance, FindAbandonedReturnsAbortedAndExpiredUpToLimit)
 // --- token revocation ---
 
 TEST_P(MetadataStoreConformance, RevokingRaisesTheGenerationAndForgetsRefreshTokens) {
-    ASSERT_TRUE(store().create_partner(make_partner("pc_rev")));
-    ASSERT_TRUE(store().create_partner(make_partner("pc_kept")));
+    ASSERT_TRUE(store().create_partner(sample_partner("pc_rev")));
+    ASSERT_TRUE(store().create_partner(sample_partner("pc_kept")));
     ASSERT_TRUE(store().add_refresh_token({"h_rev", "pc_rev", at(3600), 0}));
     ASSERT_TRUE(store().add_refresh_token({"h_kept", "pc_kept", at(3600), 0}));
     auto none = store().revoked_token_generations();
@@ -764,7 +759,7 @@ TEST_P(MetadataStoreConformance, RevokingRaisesTheGenerationAndForgetsRefreshTok
 }
 
 TEST_P(MetadataStoreConformance, RefreshTokensKeepTheirGeneration) {
-    ASSERT_TRUE(store().create_partner(make_partner("pc_gen")));
+    ASSERT_TRUE(store().create_partner(sample_partner("pc_gen")));
     ASSERT_TRUE(store().add_refresh_token({"h_gen", "pc_gen", at(3600), 3}));
     EXPECT_EQ(store().find_refresh_token("h_gen", at(0)).value()->token_generation, 3);
     EXPECT_EQ(store().spend_refresh_token("h_gen", at(0)).value()->token_generation, 3);
@@ -862,6 +857,11 @@ class PostgresBackend final : public Backend {
 };
 
 }  // namespace
+
+Partner sample_partner(const std::string& client_id) {
+    return Partner{client_id, "Acme Recorders " + client_id, "us",
+                   "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", at(-3600)};
+}
 
 UploadRecord sample_upload(const std::string& name, const std::string& client_id) {
     UploadRecord u;

@@ -38,6 +38,10 @@ void PrintTo(const BackendFactory& factory, std::ostream* os);
 // The backends this test binary runs against.
 std::vector<BackendFactory> backends();
 
+// A partner `client_id` ("Acme Recorders CLIENT_ID"), created an hour before the
+// sample uploads.
+Partner sample_partner(const std::string& client_id);
+
 // An open upload named `name` ("file_NAME", "upload_NAME") of user "user-000001" of
 // `client_id`: 1000 bytes in one part, created at 1'700'000'000 s, expiring an hour later.
 UploadRecord sample_upload(const std::string& name, const std::string& client_id);

@@ -17,6 +17,7 @@
 #include <latch>
 #include <thread>
 
+#include "conformance/metadata_store_conformance.hpp"
 #include "conformance/postgres_test_schema.hpp"
 #include "core/ids.hpp"
 #include "metadata/postgres_metadata_store.hpp"
@@ -26,6 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using conformance::sample_partner;
 using test_support::PostgresTestSchema;
 
 constexpr int kRacers = 8;
@@ -65,27 +67,11 @@ std::string url_with_secret(int port) {
            "/audiodrop";
 }
 
-core::TimePoint at(std::int64_t s) { return core::from_unix(1'700'000'000 + s); }
-
-UploadRecord make_upload(const std::string& name, const std::string& user_id) {
-    UploadRecord u;
-    u.file_id = "file_" + name;
-    u.upload_id = "upload_" + name;
-    u.client_id = "pc_partner";
+// The conformance suite's sample upload, of partner "pc_partner"'s user `user_id`.
+UploadRecord upload_of(const std::string& name, const std::string& user_id) {
+    auto u = conformance::sample_upload(name, "pc_partner");
     u.user_id = user_id;
-    u.filesize = 1024;
-    u.filetype = "mp3";
-    u.chunk_size = 5 * 1024 * 1024;
-    u.part_count = 1;
-    u.object_key = "uploads/" + name;
-    u.storage_upload_id = "mpu-" + name;
-    u.created_at = at(0);
-    u.expires_at = at(3600);
     return u;
-}
-
-Partner make_partner(const std::string& client_id) {
-    return Partner{client_id, "Acme", "us", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", at(0)};
 }
 
 double seconds_since(Clock::time_point start) {
@@ -216,9 +202,7 @@ TEST_F(PostgresStore, ASchemaAtVersion1IsUpgradedKeepingItsRows) {
     {
         auto store = open_store(schema().url());
         ASSERT_TRUE(store);
-        ASSERT_TRUE(store->create_partner(Partner{"pc_kept", "Kept", "us",
-                                                  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
-                                                  core::from_unix(1'700'000'000)}));
+        ASSERT_TRUE(store->create_partner(sample_partner("pc_kept")));
     }
     {
         // What a build of schema 1 left: no request_counts (migration 2) and nothing after.
@@ -254,16 +238,16 @@ TEST_F(PostgresStore, ASchemaAtVersion5KeepsItsPartnersEnabled) {
     {
         auto store = open_store(schema().url());
         ASSERT_TRUE(store);
-        ASSERT_TRUE(store->create_partner(Partner{"pc_kept", "Kept", "us",
-                                                  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
-                                                  core::from_unix(1'700'000'000)}));
+        ASSERT_TRUE(store->create_partner(sample_partner("pc_kept")));
         ASSERT_TRUE(store->revoke_partner_tokens("pc_kept"));
     }
     {
-        // What a build of schema 5 left: no disabled_at, no deleted_partners.
+        // What a build of schema 5 left: no disabled_at, no deleted_partners, no
+        // request_id on events.
         auto c = connect_under();
         ASSERT_TRUE(
-            c.exec_script("ALTER TABLE partners DROP COLUMN disabled_at; "
+            c.exec_script("ALTER TABLE webhook_events DROP COLUMN request_id; "
+                          "ALTER TABLE partners DROP COLUMN disabled_at; "
                           "DROP TABLE deleted_partners; "
                           "DELETE FROM schema_migrations WHERE version > 5",
                           "downgrade"));
@@ -311,7 +295,7 @@ TEST_F(PostgresStore, QuotaHoldsAcrossSeparateStoresRoundAfterRound) {
             threads.emplace_back([&, i] {
                 start.arrive_and_wait();
                 auto done = stores[static_cast<std::size_t>(i)]->create_upload(
-                    make_upload(user + "-" + std::to_string(i), user), kQuota);
+                    upload_of(user + "-" + std::to_string(i), user), kQuota);
                 if (done) {
                     ++created;
                 } else if (done.error().code != "open_upload_quota") {
@@ -331,7 +315,7 @@ TEST_F(PostgresStore, TextWithANulByteIsRefusedNotCut) {
     auto store = open_store(schema().url());
     ASSERT_TRUE(store);
     for (const std::string& user_id : {std::string("user\0other", 10), std::string("bad\xff")}) {
-        auto created = store->create_upload(make_upload("nul", user_id), kNoUploadQuota);
+        auto created = store->create_upload(upload_of("nul", user_id), kNoUploadQuota);
         ASSERT_FALSE(created);
         EXPECT_EQ(created.error().kind, core::ErrorKind::invalid_input);
         EXPECT_EQ(created.error().code, "metadata_invalid_text") << created.error().message;
@@ -365,7 +349,7 @@ TEST_F(PostgresStore, SessionsTheServerEndsAreReplacedOnTheNextCall) {
     const std::string app = core::new_id("ended_");
     auto store = open_store(schema().url("application_name=" + app));
     ASSERT_TRUE(store);
-    ASSERT_TRUE(store->create_partner(make_partner("pc_alpha")));
+    ASSERT_TRUE(store->create_partner(sample_partner("pc_alpha")));
 
     auto admin = connect_under();
     // The timeout makes pg_terminate_backend wait until the session is gone.
@@ -392,14 +376,14 @@ TEST_F(PostgresStore, ServerRestartIsSurvivedWithoutReopening) {
     }
     auto store = open_store(schema().url());
     ASSERT_TRUE(store);
-    ASSERT_TRUE(store->create_partner(make_partner("pc_alpha")));
+    ASSERT_TRUE(store->create_partner(sample_partner("pc_alpha")));
 
     ASSERT_EQ(std::system(restart), 0);
 
     auto found = store->find_partner("pc_alpha");
     ASSERT_TRUE(found) << found.error().message;
     EXPECT_TRUE(found->has_value());
-    EXPECT_TRUE(store->create_partner(make_partner("pc_beta")));
+    EXPECT_TRUE(store->create_partner(sample_partner("pc_beta")));
 }
 
 TEST_F(PostgresStore, AllConnectionsBusyIsUnavailableAfterTheAcquireTimeout) {
@@ -444,13 +428,13 @@ TEST_F(PostgresStore, StatementPastTheTimeoutIsUnavailableAndTheStoreCarriesOn) 
         ASSERT_TRUE(
             blocker.exec("LOCK TABLE partners IN ACCESS EXCLUSIVE MODE", {}, "lock partners"));
         const auto start = Clock::now();
-        auto timed_out = store->create_partner(make_partner("pc_alpha"));
+        auto timed_out = store->create_partner(sample_partner("pc_alpha"));
         ASSERT_FALSE(timed_out);
         EXPECT_EQ(timed_out.error().kind, core::ErrorKind::unavailable);
         EXPECT_EQ(timed_out.error().code, "metadata_unavailable");
         EXPECT_LT(seconds_since(start), 3.0);
     }
-    EXPECT_TRUE(store->create_partner(make_partner("pc_alpha")));
+    EXPECT_TRUE(store->create_partner(sample_partner("pc_alpha")));
     auto found = store->find_partner("pc_alpha");
     ASSERT_TRUE(found && found->has_value());
 }

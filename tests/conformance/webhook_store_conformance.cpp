@@ -44,6 +44,7 @@ OutboxEvent event(const std::string& id, const std::string& type,
     e.data = R"({"FileId":"file_x"})";
     e.object_key = "uploads/x";
     e.created_at = at(10);
+    e.request_id = "req_of_" + id;
     return e;
 }
 
@@ -143,8 +144,19 @@ TEST_P(WebhookStoreConformance, AStateChangeQueuesItsEventForTheSubscribersThatT
     EXPECT_EQ(d.event.data, R"({"FileId":"file_x"})");
     EXPECT_EQ(d.event.object_key, "uploads/x");
     EXPECT_EQ(d.event.created_at, at(10));
+    EXPECT_EQ(d.event.request_id, "req_of_evt_1");
     EXPECT_EQ(d.attempt, 1u);
     EXPECT_EQ(d.claim, "claim-1");
+}
+
+TEST_P(WebhookStoreConformance, AnEventNoRequestMadeIsDeliveredWithoutARequestId) {
+    subscribe(subscription("whk_a", "pc_partner", {"upload.expired"}));
+    auto expired = event("evt_swept", "upload.expired");
+    expired.request_id.clear();
+    ASSERT_TRUE(store().add_event(expired).value());
+    const auto claimed = claim(at(11), "c");
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed.front().event.request_id, "");
 }
 
 TEST_P(WebhookStoreConformance, AChangeNotMadeWritesNoEvent) {

@@ -400,12 +400,29 @@ class Server:
 
     def log_events(self, msg):
         """The fields of every line of this server's log (all its starts) with msg=`msg`."""
+        return self.log_lines(msg=msg)
+
+    def log_lines(self, **match):
+        """The fields of every line of this server's log (all its starts) whose fields
+        include all of `match`."""
         try:
             with open(self.log_path, "rb") as f:
                 lines = f.read().decode(errors="replace").splitlines()
         except OSError:
             return []
-        return [fields for fields in map(log_fields, lines) if fields.get("msg") == msg]
+        return [fields for fields in map(log_fields, lines)
+                if all(str(fields.get(k)) == str(v) for k, v in match.items())]
+
+    def wait_log_lines(self, timeout=10, **match):
+        """log_lines(**match) once there is at least one (the log is written by a
+        background thread), polled for at most `timeout` seconds; [] if none came."""
+        deadline = time.monotonic() + timeout
+        for _ in range(int(timeout / POLL_INTERVAL) + 1):
+            found = self.log_lines(**match)
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(POLL_INTERVAL)
+        return self.log_lines(**match)
 
     def log_tail(self, limit=12000):
         try:

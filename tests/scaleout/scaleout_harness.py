@@ -13,6 +13,7 @@ import socket
 import sys
 import tempfile
 import threading
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -124,6 +125,27 @@ class Backends:
         return {u["UploadId"] for u in listed.get("Uploads", [])}
 
 
+class ReplicaPairTestCase(unittest.TestCase):
+    """Two replicas, a and b, on the module's stores for the whole class, with an Api on
+    each (api_a, api_b); `replica_args` adds options to both."""
+
+    replica_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.a = backends.replica(*cls.replica_args).start()
+        cls.b = backends.replica(*cls.replica_args).start()
+        cls.api_a, cls.api_b = harness.Api(cls.a), harness.Api(cls.b)
+
+    @classmethod
+    def tearDownClass(cls):
+        for api in (cls.api_a, cls.api_b):
+            api.close()
+        for server in (cls.a, cls.b):
+            if server.running():
+                server.stop()
+
+
 def object_key(plan):
     """The S3 key an upload becomes: FileId.filetype (see UploadService::generate)."""
     return plan["FileId"] + ".mp3"
@@ -138,7 +160,8 @@ def s3_upload_id(plan):
 class TcpProxy:
     """Forwards 127.0.0.1:port to a loopback target; stop() cuts every connection and
     refuses new ones, as a store that went down does; start() again brings it back on
-    the same port.
+    the same port. With record_requests, the head of every HTTP/1.1 request that passes
+    is kept in `requests` (see RequestHeads).
 
     The port is held (harness.hold_port()) for the proxy's whole life and each start()
     listens beside the holder, so between a stop() and a start() nobody else can take
@@ -149,10 +172,12 @@ class TcpProxy:
                  b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                  b"<Error><Code>SlowDown</Code><Message>Please</Message></Error>\n")
 
-    def __init__(self, target_port, throttle_first=0):
+    def __init__(self, target_port, throttle_first=0, record_requests=False):
         """throttle_first: that many connections are answered 503 SlowDown, as S3
         answers when throttling, instead of being forwarded."""
         self.target_port = target_port
+        self.record_requests = record_requests
+        self.requests = []  # RequestHeads' dicts, in the order they arrived
         self.throttle_left = throttle_first
         self.throttled = 0
         self._holder, self.port = harness.hold_port()
@@ -207,8 +232,9 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+            heads = RequestHeads(self.requests, self._lock) if self.record_requests else None
+            for src, dst, seen in ((client, upstream, heads), (upstream, client, None)):
+                threading.Thread(target=self._pump, args=(src, dst, seen), daemon=True).start()
 
     def throttle(self, connections):
         """Answers the next `connections` connections 503 SlowDown; open connections are
@@ -230,13 +256,15 @@ class TcpProxy:
             client.close()
 
     @staticmethod
-    def _pump(src, dst):
+    def _pump(src, dst, seen=None):
         try:
             src.settimeout(None)
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                if seen is not None:
+                    seen.feed(data)
                 dst.sendall(data)
         except OSError:
             pass
@@ -246,6 +274,38 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+class RequestHeads:
+    """Reads the HTTP/1.1 requests of one connection as they pass and appends each one's
+    {"method", "target", "headers"} (header names lowercase) to `into` under `lock`.
+    Bodies are skipped by Content-Length (S3 clients do not chunk small bodies)."""
+
+    def __init__(self, into, lock):
+        self.into = into
+        self.lock = lock
+        self.buffer = b""
+        self.body_left = 0
+
+    def feed(self, data):
+        self.buffer += data
+        while True:
+            skipped = min(self.body_left, len(self.buffer))
+            self.buffer = self.buffer[skipped:]
+            self.body_left -= skipped
+            end = self.buffer.find(b"\r\n\r\n")
+            if self.body_left or end < 0:
+                return
+            head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4:]
+            request_line, *lines = head.split("\r\n")
+            method, target, _ = request_line.split(" ", 2)
+            headers = {}
+            for line in lines:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            self.body_left = int(headers.get("content-length", "0"))
+            with self.lock:
+                self.into.append({"method": method, "target": target, "headers": headers})
 
 
 def _close(sock):

@@ -3,31 +3,16 @@ partner from the command line (run on neither replica's process: only the shared
 database tells them) refuses its tokens on both within seconds and its token requests
 with partner_disabled; `delete --with-files` removes its files' objects from S3."""
 
-import unittest
-
 import scaleout_harness as sh  # first: it puts the integration harness on sys.path
 import harness  # noqa: E402
-from harness import Api, assert_api_error, create_partner, download, partner_command, random_bytes
+from harness import assert_api_error, create_partner, download, partner_command, random_bytes
 from scaleout_harness import setUpModule, tearDownModule  # noqa: F401  (run by unittest)
 
 WITHIN_SECONDS = 10
 
 
-class PartnerAdminOnTwoReplicas(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        # Deleted files' objects go at the next sweep.
-        cls.a = sh.backends.replica("--sweep-interval", "1").start()
-        cls.b = sh.backends.replica("--sweep-interval", "1").start()
-        cls.api_a, cls.api_b = Api(cls.a), Api(cls.b)
-
-    @classmethod
-    def tearDownClass(cls):
-        for api in (cls.api_a, cls.api_b):
-            api.close()
-        for server in (cls.a, cls.b):
-            if server.running():
-                server.stop()
+class PartnerAdminOnTwoReplicas(sh.ReplicaPairTestCase):
+    replica_args = ("--sweep-interval", "1")  # deleted files' objects go at the next sweep
 
     def test_disabling_on_one_replicas_command_line_refuses_tokens_on_the_other(self):
         cred = create_partner(self.a)

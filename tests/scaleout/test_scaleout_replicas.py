@@ -21,21 +21,16 @@ from harness import (MiB, Api, assert_api_error, create_partner, download, md5_h
 from scaleout_harness import setUpModule, tearDownModule  # noqa: F401  (run by unittest)
 
 
-class TwoReplicas(unittest.TestCase):
+class TwoReplicas(sh.ReplicaPairTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.a = sh.backends.replica().start()
-        cls.b = sh.backends.replica().start()
-        cls.api_a, cls.api_b = Api(cls.a), Api(cls.b)
+        super().setUpClass()
         cls.cred = create_partner(cls.a)
 
     @classmethod
     def tearDownClass(cls):
-        for api in (cls.api_a, cls.api_b):
-            api.close()
+        super().tearDownClass()
         for server in (cls.a, cls.b):
-            if server.running():
-                server.stop()
             # Stateless: a replica on PostgreSQL and S3 keeps nothing on its own disk.
             leftovers = os.listdir(server.data_dir)
             server.cleanup()

@@ -208,6 +208,57 @@ class StoreOutages(unittest.TestCase):
             proxy.close()
 
 
+class RequestIdsOnS3(unittest.TestCase):
+    """The S3 calls made for an API request carry its id as X-Request-Id, unsigned, and
+    RGW does the work all the same; a recording proxy between the replica and RGW sees
+    every request head."""
+
+    def test_s3_calls_carry_the_id_of_the_request_they_serve(self):
+        proxy = sh.TcpProxy(int(sh.backends.rgw.endpoint.rsplit(":", 1)[1]),
+                            record_requests=True).start()
+        try:
+            with sh.backends.replica(s3_endpoint=proxy.endpoint) as server:
+                api = Api(server)
+                token = api.new_user(create_partner(server))
+                generated = api.request(
+                    "POST", "/open/partner/files/upload/generate-presigned-urls", token=token,
+                    json_body={"filesize": 1000, "filetype": "mp3"},
+                    headers={"X-Request-Id": "s3-generate-1"})
+                self.assertEqual(generated.status_code, 200, generated.text)
+                plan = generated.json()
+                etags = put_all_parts(plan, b"r" * 1000)
+                done = api.request(
+                    "POST", "/open/partner/files/upload/complete-upload", token=token,
+                    json_body={"file_id": plan["FileId"], "upload_id": plan["UploadId"],
+                               "part_list": part_list(etags), "filetype": "mp3"},
+                    headers={"X-Request-Id": "s3-complete-1"})
+                self.assertEqual(done.status_code, 200, done.text)
+                self.assertEqual(download(done.json()["DownloadUrl"]).content, b"r" * 1000)
+                api.close()
+        finally:
+            proxy.close()
+
+        ours = [r for r in proxy.requests
+                if r["headers"].get("user-agent") == "audiodrop-server"]
+        by_id = {}
+        for r in ours:
+            by_id.setdefault(r["headers"].get("x-request-id"), []).append(
+                (r["method"], r["target"].split("?")[1] if "?" in r["target"] else ""))
+        # CreateMultipartUpload for the generate; CompleteMultipartUpload among the
+        # complete's calls; the start-up check, which no request asked for, carries none.
+        self.assertTrue(any(m == "POST" and q.startswith("uploads")
+                            for m, q in by_id.get("s3-generate-1", [])), by_id)
+        self.assertTrue(any(m == "POST" and "uploadId=" in q
+                            for m, q in by_id.get("s3-complete-1", [])), by_id)
+        self.assertIn(None, by_id, "the start-up check went through the proxy too")
+        # Any other is the harness's own requests' (readiness polls).
+        others = set(by_id) - {None, "s3-generate-1", "s3-complete-1"}
+        self.assertTrue(all(i.startswith("req_") for i in others), by_id)
+        for r in ours:
+            signed = r["headers"]["authorization"].partition("SignedHeaders=")[2]
+            self.assertNotIn("x-request-id", signed.split(",")[0].split(";"), r)
+
+
 class Misconfiguration(unittest.TestCase):
     def start_fails(self, message, **kwargs):
         server = sh.backends.replica(**kwargs)

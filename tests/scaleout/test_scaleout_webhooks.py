@@ -29,20 +29,8 @@ def subscribe(api, partner, receiver, events=("file.uploaded",)):
     return resp.json()
 
 
-class WebhooksOnTwoReplicas(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.a = sh.backends.replica(*LOOPBACK).start()
-        cls.b = sh.backends.replica(*LOOPBACK).start()
-        cls.api_a, cls.api_b = Api(cls.a), Api(cls.b)
-
-    @classmethod
-    def tearDownClass(cls):
-        for api in (cls.api_a, cls.api_b):
-            api.close()
-        for server in (cls.a, cls.b):
-            if server.running():
-                server.stop()
+class WebhooksOnTwoReplicas(sh.ReplicaPairTestCase):
+    replica_args = LOOPBACK
 
     def delivered_count(self, webhook_id):
         return int(sh.backends.postgres.query(

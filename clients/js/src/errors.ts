@@ -38,6 +38,18 @@ export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw abortError();
 }
 
+/** `work`, or an AbortError as soon as `signal` aborts, for waiting on what the signal
+ *  does not stop itself. */
+export function unlessAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError());
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** A failure to get any answer: fetch's TypeError, or XMLHttpRequest's `error` event. */
 export function networkError(what: string, cause: unknown): AudiodropError {
   let detail = cause instanceof Error ? cause.message : String(cause);

@@ -21,6 +21,15 @@ export async function md5Hex(blob: Blob, opts: { signal?: AbortSignal; sliceByte
   return hasher.digest('hex');
 }
 
+/** md5Hex started now and awaited once the parts are sent, so that hashing overlaps them:
+ *  a failure (or the signal's abort) before then is not an unhandled rejection, and the
+ *  awaiter still sees it. */
+export function md5InBackground(blob: Blob, signal: AbortSignal): Promise<string> {
+  const digest = md5Hex(blob, { signal });
+  digest.catch(() => undefined);
+  return digest;
+}
+
 /** An ETag as S3 quotes it ("\"<hex>\"", maybe weak) reduced to its lowercase hex. */
 export function etagHex(etag: string): string {
   return etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '').toLowerCase();

@@ -6,7 +6,7 @@
 // caller's signal gives the upload up on the server as well.
 
 import { AudiodropError, abortError, throwIfAborted } from './errors.js';
-import { etagHex, md5Hex } from './md5.js';
+import { etagHex, md5Hex, md5InBackground } from './md5.js';
 import type { PartTransport } from './part_transport.js';
 import { type PartRange, planParts } from './part_plan.js';
 import { ProgressMeter } from './progress.js';
@@ -66,9 +66,7 @@ export async function runUpload(deps: UploadDeps, file: UploadFile, opts: Upload
   const stop = new AbortController();
   const onUserAbort = () => stop.abort();
   userSignal?.addEventListener('abort', onUserAbort, { once: true });
-  const md5 = (opts.verifyMd5 ?? true) ? md5Hex(file, { signal: stop.signal }) : undefined;
-  // Awaited only after the parts; a failure before then must not count as unhandled.
-  md5?.catch(() => undefined);
+  const md5 = (opts.verifyMd5 ?? true) ? md5InBackground(file, stop.signal) : undefined;
   let session: Session | undefined;
   try {
     session = await openSession(deps, file, filetype, store, stop.signal);

@@ -3,8 +3,8 @@
 // upload with generate-presigned-urls, hand out the part URLs that call returned, and
 // finish with complete-upload. No Uppy code is imported, so the client works without it.
 import type { AudiodropClient } from './client.js';
-import { AudiodropError } from './errors.js';
-import { md5Hex } from './md5.js';
+import { AudiodropError, unlessAborted } from './errors.js';
+import { md5Hex, md5InBackground } from './md5.js';
 import { chunkSizeFor } from './part_plan.js';
 import type { PresignedUpload, ResumeStorage } from './types.js';
 
@@ -34,7 +34,8 @@ export interface AudiodropUppyOptions {
   client: AudiodropClient;
   // Default: the file's extension, lowercased.
   filetypeOf?: (file: UppyFileLike) => string;
-  // Default true: send file_md5 (hashed incrementally at complete) and check FileMd5.
+  // Default true: send file_md5 and check FileMd5. The file is hashed (incrementally)
+  // from createMultipartUpload on, while Uppy sends the parts.
   verifyMd5?: boolean;
   // Where each upload's part URLs are kept so listParts/signPart still work after a
   // page reload (Uppy's Golden Retriever restores uploadId and key, not the URLs).
@@ -62,6 +63,12 @@ export interface AwsS3MultipartHooks {
 interface OpenUpload {
   filetype: string;
   urls: Record<number, string>;
+}
+
+// The file's MD5 being computed beside the part uploads, until complete or abort.
+interface Hashing {
+  digest: Promise<string>;
+  stop: AbortController;
 }
 
 const storagePrefix = 'audiodrop:uppy:v1:';
@@ -92,6 +99,7 @@ export function audiodropUppyOptions(opts: AudiodropUppyOptions): AwsS3Multipart
   const verifyMd5 = opts.verifyMd5 ?? true;
   const storage = opts.storage === undefined ? defaultStorage() : opts.storage;
   const open = new Map<string, OpenUpload>();
+  const hashing = new Map<string, Hashing>(); // by uploadId
 
   function remember(upload: PresignedUpload, filetype: string): void {
     const urls: Record<number, string> = {};
@@ -125,6 +133,24 @@ export function audiodropUppyOptions(opts: AudiodropUppyOptions): AwsS3Multipart
     if (!uploadId) return;
     open.delete(uploadId);
     storage?.removeItem(storagePrefix + uploadId);
+    hashing.get(uploadId)?.stop.abort();
+    hashing.delete(uploadId);
+  }
+
+  function startHashing(file: UppyFileLike): Hashing | undefined {
+    // Without local bytes there is nothing to hash; complete says so.
+    if (!verifyMd5 || !(file.data instanceof Blob)) return undefined;
+    const stop = new AbortController();
+    return { digest: md5InBackground(file.data, stop.signal), stop };
+  }
+
+  // The digest started at create, or, for an upload these hooks did not open (a page
+  // reloaded since), one computed now.
+  function md5Of(file: UppyFileLike, uploadId: string, signal?: AbortSignal): Promise<string> {
+    const started = hashing.get(uploadId);
+    if (!started) return md5Hex(bytesOf(file), { signal });
+    // The hash goes on if this call is given up: a retried complete still wants it.
+    return unlessAborted(started.digest, signal);
   }
 
   return {
@@ -136,16 +162,23 @@ export function audiodropUppyOptions(opts: AudiodropUppyOptions): AwsS3Multipart
     async createMultipartUpload(file) {
       const size = file.size ?? bytesOf(file).size;
       const filetype = filetypeOf(file);
-      const upload = await client.generatePresignedUrls(size, filetype);
-      if (upload.ChunkSize !== chunkSizeFor(size)) {
-        throw new AudiodropError(
-          0,
-          'chunk_size_mismatch',
-          `the server cuts ${size} bytes into parts of ${upload.ChunkSize}, not ${chunkSizeFor(size)}`,
-        );
+      const md5 = startHashing(file);
+      try {
+        const upload = await client.generatePresignedUrls(size, filetype);
+        if (upload.ChunkSize !== chunkSizeFor(size)) {
+          throw new AudiodropError(
+            0,
+            'chunk_size_mismatch',
+            `the server cuts ${size} bytes into parts of ${upload.ChunkSize}, not ${chunkSizeFor(size)}`,
+          );
+        }
+        remember(upload, filetype);
+        if (md5) hashing.set(upload.UploadId, md5);
+        return { uploadId: upload.UploadId, key: upload.FileId };
+      } catch (e) {
+        md5?.stop.abort();
+        throw e;
       }
-      remember(upload, filetype);
-      return { uploadId: upload.UploadId, key: upload.FileId };
     },
 
     async signPart(_file, { uploadId, partNumber }) {
@@ -165,7 +198,7 @@ export function audiodropUppyOptions(opts: AudiodropUppyOptions): AwsS3Multipart
     async completeMultipartUpload(file, { uploadId, key, parts, signal }) {
       const { filetype } = recall(uploadId);
       const id = uploadId as string; // recall() refused an absent one
-      const fileMd5 = verifyMd5 ? await md5Hex(bytesOf(file), { signal }) : undefined;
+      const fileMd5 = verifyMd5 ? await md5Of(file, id, signal) : undefined;
       const partList = parts.map((p) => ({ PartNumber: p.PartNumber ?? 0, ETag: p.ETag ?? '' }));
       const done = await client.completeUpload(
         { fileId: key, uploadId: id, parts: partList, filetype, fileMd5 },

@@ -17,6 +17,38 @@ function uppyFile(bytes, name = 'call.mp3') {
   return { name, extension: 'mp3', size: bytes.length, data: new Blob([bytes]) };
 }
 
+// A file whose slices the test sees read: `read` holds the offset of each slice asked
+// for; reads wait for `gate` when one is set, and fail when `failWith` is set.
+class WatchedBlob extends Blob {
+  constructor(bytes) {
+    super([bytes]);
+    this.bytes = bytes;
+    this.read = [];
+    this.gate = undefined;
+    this.failWith = undefined;
+  }
+
+  slice(start = 0, end = this.size) {
+    this.read.push(start);
+    const bytes = this.bytes.subarray(start, end);
+    return {
+      size: bytes.length,
+      arrayBuffer: async () => {
+        await this.gate;
+        if (this.failWith) throw this.failWith;
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+      },
+    };
+  }
+}
+
+// Until `done()` holds, a turn of the event loop at a time, for at most 30 s.
+async function untilTrue(done, what) {
+  const deadline = Date.now() + 30_000;
+  while (!done() && Date.now() < deadline) await new Promise(setImmediate);
+  assert.ok(done(), what);
+}
+
 async function put(url, body) {
   const res = await fetch(url, { method: 'PUT', body, signal: timeoutSignal(30_000) });
   assert.equal(res.status, 200);
@@ -72,6 +104,58 @@ describe('audiodropUppyOptions against audiodrop-server', () => {
     assert.equal(storage.map.size, 0, 'the part URLs are forgotten once complete');
     await assert.rejects(reloaded.signPart(file, { uploadId, key, partNumber: 1 }),
       (e) => e instanceof AudiodropError && e.code === 'upload_unknown');
+  });
+
+  test('the file is hashed from createMultipartUpload on, and complete does not read it again', async () => {
+    const bytes = randomBytes(9 * MiB + 5); // 3 slices of md5Hex, 2 parts
+    const file = { ...uppyFile(bytes), data: new WatchedBlob(bytes) };
+    const hooks = audiodropUppyOptions({ client, storage: null });
+    const { uploadId, key } = await hooks.createMultipartUpload(file);
+    // Hashed while no part has been sent yet: beside the uploads, not after them.
+    await untilTrue(() => file.data.read.length === 3, 'the whole file read before any part');
+    assert.deepEqual(file.data.read, [0, 4 * MiB, 8 * MiB]);
+
+    const chunk = hooks.getChunkSize(file);
+    const parts = [];
+    for (const partNumber of [1, 2]) {
+      const { url } = await hooks.signPart(file, { uploadId, key, partNumber });
+      const body = bytes.subarray((partNumber - 1) * chunk, partNumber * chunk);
+      parts.push({ PartNumber: partNumber, ETag: await put(url, body) });
+    }
+    const done = await hooks.completeMultipartUpload(file, { uploadId, key, parts });
+    assert.equal(done.FileMd5, md5(bytes));
+    assert.equal(file.data.read.length, 3, 'complete hashed the file again');
+  });
+
+  test('an abort stops the hash where it is', async () => {
+    const bytes = randomBytes(12 * MiB);
+    const file = { ...uppyFile(bytes), data: new WatchedBlob(bytes) };
+    let open;
+    file.data.gate = new Promise((resolve) => { open = resolve; });
+    const hooks = audiodropUppyOptions({ client, storage: null });
+    const { uploadId, key } = await hooks.createMultipartUpload(file);
+    await untilTrue(() => file.data.read.length === 1, 'the first slice asked for');
+    await hooks.abortMultipartUpload(file, { uploadId, key });
+    open();
+    // What the hash does once its read returns runs before the loop's next turn.
+    await new Promise(setImmediate);
+    assert.deepEqual(file.data.read, [0], 'the hash went on reading after the abort');
+    assert.equal((await client.getFile(key)).Status, 'aborted');
+  });
+
+  test('a file that cannot be read fails complete, and the upload stays open', async () => {
+    const bytes = randomBytes(1000);
+    const file = { ...uppyFile(bytes), data: new WatchedBlob(bytes) };
+    file.data.failWith = new DOMException('the file changed', 'NotReadableError');
+    const hooks = audiodropUppyOptions({ client, storage: null });
+    // The hash fails in the background at once; that is only said at complete.
+    const { uploadId, key } = await hooks.createMultipartUpload(file);
+    const { url } = await hooks.signPart(file, { uploadId, key, partNumber: 1 });
+    const etag = await put(url, bytes);
+    await assert.rejects(
+      hooks.completeMultipartUpload(file, { uploadId, key, parts: [{ PartNumber: 1, ETag: etag }] }),
+      { name: 'NotReadableError' });
+    assert.equal((await client.getFile(key)).Status, 'uploading');
   });
 
   test('signPart refuses a part number the upload does not have', async () => {

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "core/request_context.hpp"
 #include "support/pool_gate.hpp"
 
 namespace audiodrop::core {
@@ -216,6 +218,40 @@ TEST(WorkerPool, StopCalledFromTwoThreadsAtOnceReturnsInBoth) {
     EXPECT_EQ(shared->pool.stats().running, 0u);
     EXPECT_EQ(shared->pool.stats().completed, 1u);
     delete shared;
+}
+
+// What request each task ran as, by the task's name.
+struct RanAs {
+    std::mutex mutex;
+    std::map<std::string, std::string> ids;
+
+    void note(const std::string& task) {
+        std::lock_guard lock(mutex);
+        ids[task] = current_request_id();
+    }
+    std::size_t count() {
+        std::lock_guard lock(mutex);
+        return ids.size();
+    }
+};
+
+TEST(WorkerPool, TasksRunAsTheRequestCurrentWhenTheyWereQueued) {
+    WorkerPool pool(options(2));
+    WorkerPool next_pool(options(1));
+    RanAs ran;
+    {
+        const RequestScope scope("req_first");
+        pool.submit([&] {
+            ran.note("asked");
+            // Work a request's task hands on stays that request's.
+            next_pool.submit([&] { ran.note("handed on"); });
+        });
+    }
+    pool.submit([&] { ran.note("unasked"); });
+    ASSERT_TRUE(eventually([&] { return ran.count() == 3; }));
+    EXPECT_EQ(ran.ids["asked"], "req_first");
+    EXPECT_EQ(ran.ids["handed on"], "req_first");
+    EXPECT_EQ(ran.ids["unasked"], "");
 }
 
 TEST(WorkerPool, ADefaultTaskIsEmpty) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "conformance/temp_dir.hpp"
+#include "core/request_context.hpp"
 #include "events/event_dispatcher.hpp"
 #include "metadata/sqlite_metadata_store.hpp"
 #include "unit/storage/local_store_fixture.hpp"
@@ -110,6 +111,18 @@ TEST_F(WebhookServiceTest, APingIsQueuedForItsSubscriptionAndWakesTheDispatcher)
     EXPECT_EQ(claimed->front().subscription.id, target.id);
     EXPECT_EQ(claimed->front().event.type, "webhook.ping");
     EXPECT_EQ(nlohmann::json::parse(claimed->front().event.data)["WebhookId"], target.id);
+}
+
+TEST_F(WebhookServiceTest, APingRemembersTheRequestThatAskedForIt) {
+    const auto target = created();
+    {
+        const core::RequestScope request("req_ping-1");
+        ASSERT_TRUE(service_->ping("pc_a", target.id));
+    }
+    auto claimed = metadata_->claim_deliveries(clock_.now(), std::chrono::seconds(30), 10, "c");
+    ASSERT_TRUE(claimed.has_value());
+    ASSERT_EQ(claimed->size(), 1u);
+    EXPECT_EQ(claimed->front().event.request_id, "req_ping-1");
 }
 
 TEST(DeliveryBody, CarriesTheEventAndAFreshDownloadUrlForFiles) {

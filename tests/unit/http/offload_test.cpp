@@ -8,6 +8,8 @@
 #include <boost/asio/strand.hpp>
 #include <functional>
 #include <future>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "support/pool_gate.hpp"
@@ -20,11 +22,15 @@ using test_support::kWaitLimit;
 using test_support::PoolGate;
 using Strand = asio::strand<asio::io_context::executor_type>;
 
+constexpr std::string_view kRequestId = "req_offload_test";
+
 // What the offloading coroutine saw.
 struct Seen {
     std::atomic<bool> work_ran{false};
     std::thread::id work_thread;
+    std::string work_request_id;
     std::thread::id resumed_thread;
+    std::string resumed_request_id = "unset";
     bool resumed_on_strand = false;
     core::Result<int> result = core::Error{};
 };
@@ -34,14 +40,16 @@ struct Seen {
 asio::awaitable<void> offload_once(core::WorkerPool& pool, Admission admission, Strand strand,
                                    Seen& seen) {
     seen.result = co_await offload(
-        pool,
+        pool, kRequestId,
         [&seen] {
             seen.work_thread = std::this_thread::get_id();
+            seen.work_request_id = core::current_request_id();
             seen.work_ran = true;
             return core::Result<int>(42);
         },
         admission);
     seen.resumed_thread = std::this_thread::get_id();
+    seen.resumed_request_id = core::current_request_id();
     seen.resumed_on_strand = strand.running_in_this_thread();
 }
 
@@ -50,11 +58,13 @@ asio::awaitable<void> offload_once(core::WorkerPool& pool, Admission admission, 
 using Answer = std::function<void(core::Result<int>)>;
 asio::awaitable<void> answered_later_once(core::WorkerPool& pool, Strand strand, Seen& seen,
                                           std::promise<Answer>& parked) {
-    seen.result = co_await offload_until_answered<core::Result<int>>(pool, [&](Answer done) {
-        seen.work_thread = std::this_thread::get_id();
-        seen.work_ran = true;
-        parked.set_value(std::move(done));
-    });
+    seen.result =
+        co_await offload_until_answered<core::Result<int>>(pool, kRequestId, [&](Answer done) {
+            seen.work_thread = std::this_thread::get_id();
+            seen.work_request_id = core::current_request_id();
+            seen.work_ran = true;
+            parked.set_value(std::move(done));
+        });
     seen.resumed_thread = std::this_thread::get_id();
     seen.resumed_on_strand = strand.running_in_this_thread();
 }
@@ -116,6 +126,13 @@ TEST_F(OffloadTest, WorkRunsOnAPoolThreadAndTheCoroutineResumesOnItsStrand) {
     expect_resumed_on_the_io_strand();
 }
 
+TEST_F(OffloadTest, WorkRunsAsTheRequestThatOffloadedIt) {
+    run(Admission::bounded);
+    EXPECT_EQ(seen_.work_request_id, kRequestId);
+    // The network thread goes back to working for no request once the work is queued.
+    EXPECT_EQ(seen_.resumed_request_id, "");
+}
+
 TEST_F(OffloadTest, AFullPoolAnswersServerBusyWithoutRunningTheWork) {
     ASSERT_NO_FATAL_FAILURE(fill_pool());
 
@@ -159,6 +176,7 @@ TEST_F(OffloadTest, WorkAnsweredLaterResumesTheCoroutineWithTheAnswerOnItsStrand
                   });
     ASSERT_TRUE(seen_.result.has_value());
     EXPECT_EQ(*seen_.result, 7);
+    EXPECT_EQ(seen_.work_request_id, kRequestId);
     EXPECT_NE(seen_.work_thread, io_thread_);
     expect_resumed_on_the_io_strand();
 }

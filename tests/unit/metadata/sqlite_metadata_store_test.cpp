@@ -44,8 +44,9 @@ std::string query_text(sqlite3* db, const std::string& sql) {
 }
 
 // Takes a database back to an older schema, undoing the migrations since.
+const std::string kBackToSchema8 = "ALTER TABLE webhook_events DROP COLUMN request_id; ";
 const std::string kBackToSchema7 =
-    "ALTER TABLE partners DROP COLUMN disabled_at; DROP TABLE deleted_partners; ";
+    kBackToSchema8 + "ALTER TABLE partners DROP COLUMN disabled_at; DROP TABLE deleted_partners; ";
 const std::string kBackToSchema6 =
     kBackToSchema7 +
     "DROP TABLE webhook_subscriptions; DROP TABLE webhook_events; "
@@ -307,6 +308,40 @@ TEST(SqliteMetadataStore, ADatabaseOfSchema7KeepsItsPartnersEnabled) {
     auto deleted = store->delete_partner("pc_kept", at(10), false);
     ASSERT_TRUE(deleted) << deleted.error().message;
     EXPECT_EQ(store->revoked_token_generations().value().front().second, kDeletedPartnerGeneration);
+}
+
+TEST(SqliteMetadataStore, ADatabaseOfSchema8DeliversItsQueuedEventsWithoutARequestId) {
+    TempDir dir;
+    const std::string path = dir.file("metadata.db");
+    {
+        auto store = open_or_fail(path);
+        ASSERT_TRUE(store);
+        WebhookSubscription w;
+        w.id = "whk_kept";
+        w.client_id = "pc_kept";
+        w.url = "https://hooks.example.com/kept";
+        w.events = {"file.deleted"};
+        w.secret = "whsec_kept";
+        ASSERT_TRUE(store->create_webhook(w, 10));
+        OutboxEvent e;
+        e.id = "evt_kept";
+        e.client_id = "pc_kept";
+        e.type = "file.deleted";
+        e.data = "{}";
+        e.created_at = at(0);
+        e.request_id = "req_lost_in_the_downgrade";
+        ASSERT_TRUE(store->add_event(e).value());
+        auto raw = raw_connection(path);
+        ASSERT_TRUE(sqlite::exec(raw.get(), kBackToSchema8, "drop"));
+        ASSERT_TRUE(sqlite::exec(raw.get(), "PRAGMA user_version = 8", "downgrade"));
+    }
+    auto store = open_or_fail(path);
+    ASSERT_TRUE(store);
+    auto claimed = store->claim_deliveries(at(1), std::chrono::seconds(30), 10, "claim");
+    ASSERT_TRUE(claimed) << claimed.error().message;
+    ASSERT_EQ(claimed->size(), 1u);
+    EXPECT_EQ(claimed->front().event.id, "evt_kept");
+    EXPECT_EQ(claimed->front().event.request_id, "");
 }
 
 TEST(SqliteMetadataStore, DatabaseFromNewerBuildIsRefused) {
