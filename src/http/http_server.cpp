@@ -137,6 +137,13 @@ void HttpServer::start(tcp::acceptor listener) {
     asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
 }
 
+HttpServer::Refusals HttpServer::refusals() const {
+    return {refused_address_full_.load(std::memory_order_relaxed),
+            refused_server_full_.load(std::memory_order_relaxed),
+            tls_handshakes_failed_.load(std::memory_order_relaxed),
+            requests_rejected_.load(std::memory_order_relaxed)};
+}
+
 tcp::endpoint HttpServer::local_endpoint() const {
     boost::system::error_code ec;
     return acceptor_.local_endpoint(ec);
@@ -155,6 +162,9 @@ asio::awaitable<void> HttpServer::accept_loop() {
         ConnectionGate::Ticket ticket;
         if (const auto verdict = gate_.admit(from, ticket);
             verdict != ConnectionGate::Verdict::admitted) {
+            (verdict == ConnectionGate::Verdict::address_full ? refused_address_full_
+                                                              : refused_server_full_)
+                .fetch_add(1, std::memory_order_relaxed);
             if (const auto count = refusal_warning_.occur()) {
                 logger_->warn({{"listener", name_},
                                {"msg", "connections refused"},
@@ -249,6 +259,7 @@ asio::awaitable<bool> HttpServer::handshake(Stream& stream, const asio::ip::addr
                                             std::chrono::steady_clock::duration timeout) {
     const auto ec = co_await stream.handshake(timeout);
     if (!ec) co_return true;
+    tls_handshakes_failed_.fetch_add(1, std::memory_order_relaxed);
     // A client that does not trust us, speaks plain HTTP or an old TLS, or stalls: its
     // own side says why; one line a second is enough for the operator to notice.
     if (const auto count = handshake_warning_.occur()) {
@@ -340,6 +351,7 @@ asio::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
 asio::awaitable<void> HttpServer::reject(Connection& conn, const std::string& remote,
                                          unsigned status, std::string_view code,
                                          const std::string& message) {
+    requests_rejected_.fetch_add(1, std::memory_order_relaxed);
     auto res = handler_.framing_error(status, code, message, core::new_id("req_"));
     res.keep_alive(false);
     res.prepare_payload();

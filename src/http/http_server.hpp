@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -55,6 +56,15 @@ class HttpServer {
     void stop();
     std::size_t open_connections() const;
 
+    // What this listener turned away before any handler saw a request, since start.
+    struct Refusals {
+        std::uint64_t address_full = 0;  // connections answered 429: too many from one address
+        std::uint64_t server_full = 0;   // connections answered 503: too many in all
+        std::uint64_t tls_handshakes_failed = 0;
+        std::uint64_t requests_rejected = 0;  // unparseable or badly framed (400, 431, ...)
+    };
+    Refusals refusals() const;
+
   private:
     struct Connection;
     asio::awaitable<void> accept_loop();
@@ -85,6 +95,10 @@ class HttpServer {
     tcp::acceptor acceptor_;
     std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> refusing_{0};  // refusals being written right now
+    std::atomic<std::uint64_t> refused_address_full_{0};
+    std::atomic<std::uint64_t> refused_server_full_{0};
+    std::atomic<std::uint64_t> tls_handshakes_failed_{0};
+    std::atomic<std::uint64_t> requests_rejected_{0};
     std::chrono::milliseconds accept_backoff_{0};
     core::RepeatedWarning accept_warning_;
     core::RepeatedWarning refusal_warning_;

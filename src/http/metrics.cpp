@@ -243,6 +243,18 @@ void Metrics::render_pools(std::string& out) const {
     }
 }
 
+void Metrics::add_external(ExternalCounter counter) {
+    const auto family_of = [](const std::string& series) {
+        return std::string_view(series).substr(0, series.find('{'));
+    };
+    const auto family = family_of(counter.series);
+    const auto last_of_family =
+        std::find_if(counters_.rbegin(), counters_.rend(),
+                     [&](const ExternalCounter& c) { return family_of(c.series) == family; });
+    const auto at = last_of_family == counters_.rend() ? counters_.end() : last_of_family.base();
+    counters_.insert(at, std::move(counter));
+}
+
 void Metrics::render_external(std::string& out) const {
     std::string_view last_name;
     for (const auto& c : counters_) {

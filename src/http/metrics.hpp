@@ -49,11 +49,11 @@ class Metrics {
     // the name with its labels, e.g. audiodrop_md5_bytes_total{phase="background"}.
     // Set at start, before any request. A double, so that times can be in seconds.
     void add_counter(std::string series, std::string help, std::function<double()> read) {
-        counters_.push_back({std::move(series), std::move(help), "counter", std::move(read)});
+        add_external({std::move(series), std::move(help), "counter", std::move(read)});
     }
     // The same for a value that goes up and down (open connections).
     void add_gauge(std::string series, std::string help, std::function<double()> read) {
-        counters_.push_back({std::move(series), std::move(help), "gauge", std::move(read)});
+        add_external({std::move(series), std::move(help), "gauge", std::move(read)});
     }
 
     std::string render() const;
@@ -103,6 +103,9 @@ class Metrics {
         std::string_view type;  // "counter" or "gauge"
         std::function<double()> read;
     };
+    // Kept next to the series of the same metric registered before it, whatever came
+    // between: the exposition format wants a metric's series together.
+    void add_external(ExternalCounter counter);
     std::vector<ExternalCounter> counters_;
 };
 

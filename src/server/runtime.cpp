@@ -115,6 +115,32 @@ void watch_hashing(http::Metrics& metrics, const storage::LocalObjectStore* loca
 
 // A page may call the API with a token in Authorization and a JSON body, and read
 // what tells it to wait or names the request in the log.
+// A listener's open connections, and what it turned away before a request was routed
+// (refused connections, failed TLS handshakes, unparseable requests): none of those
+// reach the per-route request counters.
+void watch_listener(http::Metrics& metrics, const std::string& listener,
+                    const http::HttpServer& server) {
+    const std::string labels = "{listener=\"" + listener + "\"";
+    metrics.add_gauge("audiodrop_open_connections" + labels + "}",
+                      "Connections open on each listener.",
+                      [&server] { return server.open_connections(); });
+    const std::string refused_help =
+        "Connections refused at accept: too many from one address (429) or in all (503).";
+    metrics.add_counter(
+        "audiodrop_connections_refused_total" + labels + ",reason=\"address_limit\"}", refused_help,
+        [&server] { return server.refusals().address_full; });
+    metrics.add_counter(
+        "audiodrop_connections_refused_total" + labels + ",reason=\"server_limit\"}", refused_help,
+        [&server] { return server.refusals().server_full; });
+    metrics.add_counter("audiodrop_tls_handshakes_failed_total" + labels + "}",
+                        "TLS handshakes that failed or timed out.",
+                        [&server] { return server.refusals().tls_handshakes_failed; });
+    metrics.add_counter("audiodrop_requests_rejected_total" + labels + "}",
+                        "Requests answered 4xx before routing: unparseable, badly framed or "
+                        "with an oversized header.",
+                        [&server] { return server.refusals().requests_rejected; });
+}
+
 http::CorsRules api_cors_rules() {
     return http::CorsRules{"GET, HEAD, POST, DELETE", "Authorization, Content-Type",
                            "Retry-After, X-Request-Id, WWW-Authenticate"};
@@ -323,13 +349,8 @@ int serve(core::Config config, const core::Logger& logger) {
     const auto open_connections = [&] {
         return api.open_connections() + (storage_server ? storage_server->open_connections() : 0);
     };
-    const std::string connections_help = "Connections open on each listener.";
-    metrics.add_gauge("audiodrop_open_connections{listener=\"api\"}", connections_help,
-                      [&api] { return api.open_connections(); });
-    if (storage_server) {
-        metrics.add_gauge("audiodrop_open_connections{listener=\"storage\"}", connections_help,
-                          [&storage_server] { return storage_server->open_connections(); });
-    }
+    watch_listener(metrics, "api", api);
+    if (storage_server) watch_listener(metrics, "storage", *storage_server);
 
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });

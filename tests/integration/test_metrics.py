@@ -8,6 +8,7 @@ histograms say exactly what happened, and every metric the example Grafana dashb
 import json
 import os
 import re
+import socket
 import subprocess
 import unittest
 
@@ -300,6 +301,49 @@ class StoreErrorMetricsTest(unittest.TestCase):
                              if name == "audiodrop_store_errors_total"), 1)
         self.assertEqual(value(samples, "audiodrop_http_requests_total", listener="api",
                                route=GENERATE, method="POST", status="507"), 1)
+
+
+class RefusalMetricsTest(unittest.TestCase):
+    """What a listener turns away before any route sees a request: a connection over the
+    per-address cap (429) and a request that is not HTTP (400) are counted by listener,
+    since they never reach the request counters."""
+
+    PER_ADDRESS = 2
+
+    def test_refused_connections_and_rejected_requests_are_counted_by_listener(self):
+        with harness.Server("--max-connections-per-address", self.PER_ADDRESS) as server:
+            held = []
+            try:
+                for _ in range(self.PER_ADDRESS):
+                    sock = socket.create_connection(("127.0.0.1", server.port),
+                                                    timeout=harness.TIMEOUT,
+                                                    source_address=("127.0.0.2", 0))
+                    held.append(sock)
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertTrue(sock.recv(4096).startswith(b"HTTP/1.1 200 "))
+                with socket.create_connection(("127.0.0.1", server.port),
+                                              timeout=harness.TIMEOUT,
+                                              source_address=("127.0.0.2", 0)) as refused:
+                    self.assertTrue(refused.recv(4096).startswith(b"HTTP/1.1 429 "))
+            finally:
+                for sock in held:
+                    sock.close()
+            with socket.create_connection(("127.0.0.1", server.storage_port),
+                                          timeout=harness.TIMEOUT) as garbage:
+                garbage.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+                self.assertTrue(garbage.recv(4096).startswith(b"HTTP/1.1 400 "))
+            with harness.http_session() as http:
+                samples = parse(http.get(server.base_url + "/metrics",
+                                         timeout=harness.TIMEOUT).text)
+        refused = "audiodrop_connections_refused_total"
+        self.assertEqual(value(samples, refused, listener="api", reason="address_limit"), 1)
+        self.assertEqual(value(samples, refused, listener="api", reason="server_limit"), 0)
+        self.assertEqual(value(samples, refused, listener="storage", reason="address_limit"), 0)
+        rejected = "audiodrop_requests_rejected_total"
+        self.assertEqual(value(samples, rejected, listener="storage"), 1)
+        self.assertEqual(value(samples, rejected, listener="api"), 0)
+        self.assertEqual(value(samples, "audiodrop_tls_handshakes_failed_total",
+                               listener="api"), 0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ SIGHUP keeps the old one; half or broken TLS options refuse to start."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -298,6 +299,7 @@ class TlsListeners(unittest.TestCase):
                                       timeout=harness.TIMEOUT).status_code, 200)
 
     def test_plain_http_to_a_tls_port_is_closed_and_the_server_carries_on(self):
+        before = self.handshakes_failed()
         for port in self.ports():
             with socket.create_connection(("127.0.0.1", port), timeout=harness.TIMEOUT) as s:
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -306,6 +308,18 @@ class TlsListeners(unittest.TestCase):
                 requests.get(f"http://127.0.0.1:{port}/healthz", timeout=harness.TIMEOUT)
         self.assertEqual(requests.get(self.server.base_url + "/healthz", verify=self.ca(),
                                       timeout=harness.TIMEOUT).status_code, 200)
+        # Two failed handshakes on each listener, and /metrics counts them.
+        after = self.handshakes_failed()
+        self.assertEqual({listener: after[listener] - before[listener] for listener in after},
+                         {"api": 2, "storage": 2})
+
+    def handshakes_failed(self):
+        """{listener: audiodrop_tls_handshakes_failed_total} from /metrics."""
+        text = requests.get(self.server.base_url + "/metrics", verify=self.ca(),
+                            timeout=harness.TIMEOUT).text
+        found = re.findall(r'^audiodrop_tls_handshakes_failed_total\{listener="(\w+)"\} (\d+)$',
+                           text, re.MULTILINE)
+        return {listener: int(n) for listener, n in found}
 
     def test_a_silent_handshake_is_cut_off(self):
         with socket.create_connection(("127.0.0.1", self.server.port),

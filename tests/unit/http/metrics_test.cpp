@@ -194,9 +194,15 @@ TEST(Metrics, CountsStoreFailuresByStoreAndKindOnly) {
 TEST(Metrics, EveryFamilyHasOneHelpAndTypeBeforeItsSamples) {
     Metrics m;
     m.count_request(Metrics::Listener::api, RequestRoute::healthz, bhttp::verb::get, 200, 1ms);
+    // Registered interleaved, as one listener's series and then the other's are.
     m.add_counter("audiodrop_test_total{phase=\"a\"}", "A test counter.", [] { return 1.0; });
+    m.add_gauge("audiodrop_test_gauge{phase=\"a\"}", "A test gauge.", [] { return 3.0; });
     m.add_counter("audiodrop_test_total{phase=\"b\"}", "A test counter.", [] { return 2.0; });
-    std::istringstream lines(m.render());
+    m.add_gauge("audiodrop_test_gauge{phase=\"b\"}", "A test gauge.", [] { return 4.0; });
+    const auto text = m.render();
+    EXPECT_EQ(value_of(text, "audiodrop_test_total{phase=\"b\"}"), "2");
+    EXPECT_EQ(value_of(text, "audiodrop_test_gauge{phase=\"b\"}"), "4");
+    std::istringstream lines(text);
     std::vector<std::string> typed;
     for (std::string line; std::getline(lines, line);) {
         if (line.starts_with("# TYPE ")) {
